@@ -1,0 +1,76 @@
+// The one interface every LLM role talks through: chat(messages, params) → result.
+// Backends: OpenAI-compatible HTTP (llm/), the built-in libtorch engine (model/, "local"), offline roles.
+// Implementations must be safe to call from many episodes (threads) at once.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace ecpo::llm {
+
+struct Message {
+  std::string role;  // "system" | "user" | "assistant"
+  std::string content;
+};
+
+struct ChatParams {
+  double temperature = 0.0;
+  double top_p = 1.0;
+  int max_tokens = 512;
+  std::vector<std::string> stop;
+  std::optional<std::uint64_t> seed;
+  // JSON schema the reply must satisfy (structured output); null = free text.
+  nlohmann::json json_schema = nullptr;
+  std::string schema_name = "reply";
+};
+
+struct Usage {
+  std::int64_t prompt_tokens = 0;
+  std::int64_t completion_tokens = 0;
+};
+
+struct ChatResult {
+  std::string text;
+  std::string finish_reason;  // "stop" | "length" | ...
+  Usage usage;
+  double latency_ms = 0;
+  int retries = 0;
+  bool cache_hit = false;
+};
+
+// Why a call failed after all retries; the caller records it (the episode notes it; the run goes on).
+enum class FailureKind { transport, timeout, http_status, bad_response, auth, not_found, rate_limited, other };
+
+class ChatError : public std::runtime_error {
+ public:
+  ChatError(FailureKind kind, std::string message, int http_status = 0, int attempts = 1)
+      : std::runtime_error(std::move(message)), kind_(kind), http_status_(http_status), attempts_(attempts) {}
+  FailureKind kind() const { return kind_; }
+  int http_status() const { return http_status_; }
+  int attempts() const { return attempts_; }
+
+ private:
+  FailureKind kind_;
+  int http_status_;
+  int attempts_;
+};
+
+class ChatModel {
+ public:
+  virtual ~ChatModel() = default;
+  // Throws ChatError when the call fails for good.
+  virtual ChatResult chat(const std::vector<Message>& messages, const ChatParams& params) = 0;
+  // The model identifier used in cache keys and accounting.
+  virtual std::string model_name() const = 0;
+};
+
+nlohmann::json to_json(const Message& m);
+nlohmann::json to_json(const std::vector<Message>& ms);
+std::vector<Message> messages_from_json(const nlohmann::json& j);  // throws ecpo::Error on bad shape
+const char* failure_kind_name(FailureKind k);
+
+}  // namespace ecpo::llm

@@ -1,0 +1,15 @@
+// Each module's verbs register themselves on the root CLI11 app through one function here.
+// A verb is a thin main over library calls: parse flags, call the library, print a summary.
+// Errors are thrown as ecpo::Error and printed by main.cpp as one line (no stack trace).
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace ecpo::cli {
+
+void register_data_commands(CLI::App& app);       // data synth, data import          (cmd-data.cpp)
+void register_tasks_commands(CLI::App& app);      // tasks build                       (cmd-tasks.cpp)
+void register_retrieval_commands(CLI::App& app);  // index build, retrieve             (cmd-retrieval.cpp)
+void register_llm_commands(CLI::App& app);        // llm check, fake-server            (cmd-llm.cpp)
+void register_model_commands(CLI::App& app);      // tokenize, generate, logits, model init, serve (cmd-model.cpp)
+
+}  // namespace ecpo::cli

@@ -1,0 +1,53 @@
+// ecpo — one binary, one verb per pipeline stage. This file only wires global flags and the verbs
+// that each cmd-*.cpp registers; it turns ecpo::Error into one "error: ..." line and exit code 1.
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "model/version.h"
+#include "tools/ecpo/commands.h"
+#include "util/error.h"
+#include "util/log.h"
+#include "util/progress.h"
+
+#ifndef ECPO_VERSION
+#define ECPO_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"ecpo — expectation-confirmation preference optimisation for conversational recommendation agents"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("ecpo ") + ECPO_VERSION + " (libtorch " +
+                                        ecpo::model::torch_version() + ")");
+  std::string log_level = "info";
+  bool progress = false, no_progress = false;
+  app.add_option("--log-level", log_level, "log level: trace, debug, info, warn, error, off")
+      ->capture_default_str();
+  app.add_flag("--progress", progress, "always draw progress bars on stderr (default: only on a TTY)");
+  app.add_flag("--no-progress", no_progress, "never draw progress bars");
+  app.parse_complete_callback([&] {
+    ecpo::log_init(log_level);
+    if (progress) ecpo::Progress::set_default_mode(ecpo::Progress::Mode::on);
+    if (no_progress) ecpo::Progress::set_default_mode(ecpo::Progress::Mode::off);
+  });
+
+  ecpo::cli::register_data_commands(app);
+  ecpo::cli::register_tasks_commands(app);
+  ecpo::cli::register_retrieval_commands(app);
+  ecpo::cli::register_llm_commands(app);
+  ecpo::cli::register_model_commands(app);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const ecpo::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
