@@ -10,6 +10,8 @@ void register_data_commands(CLI::App& app);       // data synth, data import    
 void register_tasks_commands(CLI::App& app);      // tasks build                       (cmd-tasks.cpp)
 void register_retrieval_commands(CLI::App& app);  // index build, retrieve             (cmd-retrieval.cpp)
 void register_llm_commands(CLI::App& app);        // llm check, fake-server            (cmd-llm.cpp)
-void register_model_commands(CLI::App& app);      // tokenize, generate, logits, model init, serve (cmd-model.cpp)
+void register_model_commands(CLI::App& app);      // generate, logits, model init     (cmd-model.cpp)
+void register_tokenize_commands(CLI::App& app);   // tokenize                          (cmd-tokenize.cpp)
+void register_serve_commands(CLI::App& app);      // serve                             (cmd-serve.cpp)
 
 }  // namespace ecpo::cli

@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   ecpo::cli::register_retrieval_commands(app);
   ecpo::cli::register_llm_commands(app);
   ecpo::cli::register_model_commands(app);
+  ecpo::cli::register_tokenize_commands(app);
+  ecpo::cli::register_serve_commands(app);
 
   try {
     app.parse(argc, argv);
