@@ -1,0 +1,5 @@
+# Encoder / local backend / serve tests (model/bert-*, model/local-*, model/serve*). Test TUs include only
+# torch-free public headers, so they compile quickly; ecpo_model brings libtorch at link time.
+ecpo_test(ecpo_model_serve_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/serve-test.cpp
+  LIBS ecpo_model PkgConfig::HTTPLIB)

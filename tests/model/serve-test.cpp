@@ -1,0 +1,276 @@
+// model/serve: the OpenAI-compatible HTTP layer over a scripted ChatModel, exercised over loopback with an
+// httplib::Client (free port, bounded timeouts): request parsing, reply shape, error JSON and status codes,
+// SSE replay, /v1/models and /health. No model weights are involved.
+#include "model/serve.h"
+
+#include <mutex>
+
+#include <httplib.h>
+
+#include "test-support.h"
+#include "util/error.h"
+
+namespace {
+
+using nlohmann::json;
+using ecpo::llm::ChatParams;
+using ecpo::llm::ChatResult;
+using ecpo::llm::Message;
+
+// Echoes the last user message reversed, records what it was asked, honours max_tokens as a "length" cut.
+class ScriptedChatModel : public ecpo::llm::ChatModel {
+ public:
+  ChatResult chat(const std::vector<Message>& messages, const ChatParams& params) override {
+    std::lock_guard lock(mu_);
+    last_messages = messages;
+    last_params = params;
+    ++calls;
+    if (!messages.empty() && messages.back().content == "please fail")
+      throw ecpo::llm::ChatError(ecpo::llm::FailureKind::other, "scripted failure");
+    ChatResult r;
+    std::string text(messages.back().content.rbegin(), messages.back().content.rend());
+    r.finish_reason = "stop";
+    if (static_cast<int>(text.size()) > params.max_tokens) {
+      text.resize(params.max_tokens);
+      r.finish_reason = "length";
+    }
+    r.text = text;
+    r.usage.prompt_tokens = static_cast<std::int64_t>(messages.size()) * 10;
+    r.usage.completion_tokens = static_cast<std::int64_t>(r.text.size());
+    return r;
+  }
+  std::string model_name() const override { return "scripted"; }
+
+  std::mutex mu_;
+  std::vector<Message> last_messages;
+  ChatParams last_params;
+  int calls = 0;
+};
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ecpo::model::ServeOptions o;
+    o.port = 0;
+    o.model_id = "tiny-test";
+    server = std::make_unique<ecpo::model::ChatServer>(model, o);
+    server->start();
+    client = std::make_unique<httplib::Client>("127.0.0.1", server->port());
+    client->set_connection_timeout(5, 0);
+    client->set_read_timeout(10, 0);
+  }
+  void TearDown() override { server->stop(); }
+
+  httplib::Result post(const json& body) { return client->Post("/v1/chat/completions", body.dump(), "application/json"); }
+
+  ScriptedChatModel model;
+  std::unique_ptr<ecpo::model::ChatServer> server;
+  std::unique_ptr<httplib::Client> client;
+};
+
+TEST_F(ServeTest, ChatCompletionShapeAndParams) {
+  json body = {{"model", "tiny-test"},
+               {"messages", {{{"role", "system"}, {"content", "be brief"}}, {{"role", "user"}, {"content", "hello"}}}},
+               {"temperature", 0.7},
+               {"top_p", 0.9},
+               {"max_tokens", 64},
+               {"stop", "\n"},
+               {"seed", 42}};
+  auto r = post(body);
+  ASSERT_TRUE(r) << httplib::to_string(r.error());
+  ASSERT_EQ(r->status, 200) << r->body;
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["object"], "chat.completion");
+  EXPECT_EQ(j["model"], "tiny-test");
+  EXPECT_TRUE(j["id"].get<std::string>().rfind("chatcmpl-", 0) == 0);
+  EXPECT_GT(j["created"].get<std::int64_t>(), 1'600'000'000);
+  ASSERT_EQ(j["choices"].size(), 1u);
+  EXPECT_EQ(j["choices"][0]["index"], 0);
+  EXPECT_EQ(j["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(j["choices"][0]["message"]["content"], "olleh");
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(j["usage"]["prompt_tokens"], 20);
+  EXPECT_EQ(j["usage"]["completion_tokens"], 5);
+  EXPECT_EQ(j["usage"]["total_tokens"], 25);
+
+  ASSERT_EQ(model.last_messages.size(), 2u);
+  EXPECT_EQ(model.last_messages[0].role, "system");
+  EXPECT_EQ(model.last_messages[0].content, "be brief");
+  EXPECT_DOUBLE_EQ(model.last_params.temperature, 0.7);
+  EXPECT_DOUBLE_EQ(model.last_params.top_p, 0.9);
+  EXPECT_EQ(model.last_params.max_tokens, 64);
+  EXPECT_EQ(model.last_params.stop, std::vector<std::string>{"\n"});
+  ASSERT_TRUE(model.last_params.seed.has_value());
+  EXPECT_EQ(*model.last_params.seed, 42u);
+}
+
+TEST_F(ServeTest, StopListContentPartsAndLengthFinish) {
+  json body = {{"messages", {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", "abc"}}, {{"type", "text"}, {"text", "def"}}}}}}},
+               {"stop", {"x", "y"}},
+               {"max_completion_tokens", 4}};
+  auto r = post(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["model"], "tiny-test");  // absent model → the served one
+  EXPECT_EQ(j["choices"][0]["message"]["content"], "fedc");
+  EXPECT_EQ(j["choices"][0]["finish_reason"], "length");
+  EXPECT_EQ(model.last_messages[0].content, "abcdef");
+  EXPECT_EQ(model.last_params.stop, (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(model.last_params.max_tokens, 4);
+}
+
+TEST_F(ServeTest, JsonSchemaIsPassedThrough) {
+  json schema = {{"type", "object"}, {"properties", {{"a", {{"type", "string"}}}}}};
+  json body = {{"messages", {{{"role", "user"}, {"content", "q"}}}},
+               {"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "act"}, {"schema", schema}}}}}};
+  auto r = post(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(model.last_params.json_schema, schema);
+  EXPECT_EQ(model.last_params.schema_name, "act");
+}
+
+void expect_error(const httplib::Result& r, int status, const std::string& message_part) {
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, status) << r->body;
+  json j = json::parse(r->body);
+  ASSERT_TRUE(j.contains("error")) << r->body;
+  EXPECT_TRUE(j["error"]["message"].is_string());
+  EXPECT_TRUE(j["error"]["type"].is_string());
+  EXPECT_TRUE(j["error"].contains("code"));
+  EXPECT_NE(j["error"]["message"].get<std::string>().find(message_part), std::string::npos) << r->body;
+}
+
+TEST_F(ServeTest, BadRequestsGiveOpenAIErrors) {
+  expect_error(client->Post("/v1/chat/completions", "{not json", "application/json"), 400, "not valid JSON");
+  expect_error(post(json{{"model", "tiny-test"}}), 400, "messages");
+  expect_error(post(json{{"messages", json::array()}}), 400, "messages");
+  expect_error(post(json{{"messages", {{{"role", "tool"}, {"content", "x"}}}}}), 400, "role");
+  expect_error(post(json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"temperature", "hot"}}), 400,
+               "temperature");
+  expect_error(post(json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"temperature", 3.0}}), 400,
+               "temperature");
+  expect_error(post(json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"max_tokens", 0}}), 400,
+               "max_tokens");
+  expect_error(post(json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"stop", 5}}), 400, "stop");
+  expect_error(post(json{{"messages", {{{"role", "user"}, {"content", "x"}}}}, {"n", 2}}), 400, "n = 1");
+  auto r = post(json{{"model", "gpt-9"}, {"messages", {{{"role", "user"}, {"content", "x"}}}}});
+  expect_error(r, 404, "gpt-9");
+  EXPECT_EQ(json::parse(r->body)["error"]["code"], "model_not_found");
+  expect_error(client->Get("/v1/nothing"), 404, "unknown path");
+  EXPECT_EQ(model.calls, 0);  // none of those reached the model
+}
+
+TEST_F(ServeTest, ModelFailureIs500) {
+  expect_error(post(json{{"messages", {{{"role", "user"}, {"content", "please fail"}}}}}), 500, "scripted failure");
+}
+
+TEST_F(ServeTest, ModelsAndHealth) {
+  auto r = client->Get("/v1/models");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  json j = json::parse(r->body);
+  EXPECT_EQ(j["object"], "list");
+  ASSERT_EQ(j["data"].size(), 1u);
+  EXPECT_EQ(j["data"][0]["id"], "tiny-test");
+  EXPECT_EQ(j["data"][0]["object"], "model");
+  auto one = client->Get("/v1/models/tiny-test");
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->status, 200);
+  expect_error(client->Get("/v1/models/other"), 404, "other");
+  auto h = client->Get("/health");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->status, 200);
+  EXPECT_EQ(json::parse(h->body)["status"], "ok");
+}
+
+TEST_F(ServeTest, StreamingReplaysAsSse) {
+  json body = {{"messages", {{{"role", "user"}, {"content", "stream me"}}}},
+               {"stream", true},
+               {"stream_options", {{"include_usage", true}}}};
+  auto r = post(body);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->get_header_value("Content-Type").find("text/event-stream"), std::string::npos);
+  // Split "data: ...\n\n" events.
+  std::vector<std::string> events;
+  std::size_t pos = 0;
+  while (pos < r->body.size()) {
+    std::size_t end = r->body.find("\n\n", pos);
+    ASSERT_NE(end, std::string::npos) << r->body;
+    std::string ev = r->body.substr(pos, end - pos);
+    ASSERT_EQ(ev.rfind("data: ", 0), 0u) << ev;
+    events.push_back(ev.substr(6));
+    pos = end + 2;
+  }
+  ASSERT_GE(events.size(), 4u);
+  EXPECT_EQ(events.back(), "[DONE]");
+  std::string content, finish;
+  std::string id;
+  bool saw_usage = false;
+  for (std::size_t i = 0; i + 1 < events.size(); ++i) {
+    json c = json::parse(events[i]);
+    EXPECT_EQ(c["object"], "chat.completion.chunk");
+    if (id.empty()) id = c["id"];
+    EXPECT_EQ(c["id"], id);
+    if (c.contains("usage")) {
+      saw_usage = true;
+      EXPECT_EQ(c["usage"]["completion_tokens"], 9);
+      continue;
+    }
+    const json& ch = c["choices"][0];
+    if (ch["delta"].contains("content")) content += ch["delta"]["content"].get<std::string>();
+    if (!ch["finish_reason"].is_null()) finish = ch["finish_reason"];
+  }
+  EXPECT_EQ(content, "em maerts");
+  EXPECT_EQ(finish, "stop");
+  EXPECT_TRUE(saw_usage);
+}
+
+TEST_F(ServeTest, ConcurrentRequests) {
+  std::vector<std::thread> ts;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    ts.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", server->port());
+      c.set_read_timeout(10, 0);
+      for (int i = 0; i < 5; ++i) {
+        std::string msg = "m" + std::to_string(t) + "-" + std::to_string(i);
+        auto r = c.Post("/v1/chat/completions", json{{"messages", {{{"role", "user"}, {"content", msg}}}}}.dump(),
+                        "application/json");
+        if (r && r->status == 200 &&
+            json::parse(r->body)["choices"][0]["message"]["content"] == std::string(msg.rbegin(), msg.rend()))
+          ++ok;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(ok.load(), 20);
+}
+
+TEST(ServeParse, DefaultsAndRoles) {
+  auto req = ecpo::model::parse_chat_request(json{{"messages", {{{"role", "developer"}, {"content", "s"}}, {{"role", "user"}, {"content", nullptr}}}}});
+  EXPECT_EQ(req.messages[0].role, "system");
+  EXPECT_EQ(req.messages[1].content, "");
+  EXPECT_DOUBLE_EQ(req.params.temperature, 0.0);
+  EXPECT_DOUBLE_EQ(req.params.top_p, 1.0);
+  EXPECT_EQ(req.params.max_tokens, 512);
+  EXPECT_FALSE(req.params.seed.has_value());
+  EXPECT_FALSE(req.stream);
+  EXPECT_TRUE(req.params.json_schema.is_null());
+}
+
+TEST(ServeServer, SecondBindOnSamePortFails) {
+  ScriptedChatModel m;
+  ecpo::model::ServeOptions o;
+  o.port = 0;
+  ecpo::model::ChatServer a(m, o);
+  int port = a.bind();
+  o.port = port;
+  ecpo::model::ChatServer b(m, o);
+  EXPECT_THROW(b.bind(), ecpo::Error);
+  EXPECT_EQ(b.model_id(), "scripted");
+}
+
+}  // namespace
