@@ -11,8 +11,9 @@ namespace ecpo::retrieval {
 
 struct Hit {
   std::string item_id;
-  double score = 0;  // higher is better (BM25: -bm25(); dense: inner product)
+  double score = 0;  // higher is better (BM25: -bm25(); dense: inner product of L2-normalised vectors)
   std::size_t rank = 0;  // 0-based
+  std::string title;     // the item's title as indexed ("" when the index keeps none)
 };
 
 class Retriever {
@@ -20,6 +21,7 @@ class Retriever {
   virtual ~Retriever() = default;
   virtual std::vector<Hit> search(const std::string& query, std::size_t k) const = 0;
   virtual std::string kind() const = 0;  // "bm25", "dense-exact", "dense-hnsw"
+  virtual std::size_t size() const = 0;   // number of indexed items
 };
 
 class Encoder {
