@@ -1,0 +1,58 @@
+// The decoder-only causal LM (Llama and Qwen2 architectures) behind a torch-free interface (PIMPL), so any
+// module can include it. Weights are HF-named safetensors (single or sharded); the config is config.json.
+// Intended usage:
+//   auto lm = CausalLM::load(dir, {.dtype = "bfloat16", .threads = 2});
+//   std::vector<float> logits = lm->logits_last(ids);                 // [V] of the last position
+//   GenerateResult r = lm->generate(prompt_ids, params, decoder);     // KV-cache generation
+// Batched prefill uses LEFT padding: every sequence ends at the last column; position ids count only real
+// tokens; pad keys are masked. Not thread-safe: one CausalLM per thread (or a lock) for concurrent calls.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/generate.h"
+#include "model/hf-config.h"
+
+namespace ecpo::model {
+
+struct ModelOptions {
+  std::string dtype = "float32";  // compute/weight dtype: float32 | bfloat16 | float16 ("auto" = config torch_dtype)
+  int threads = 0;                // torch::set_num_threads; 0 = hardware threads
+};
+
+class CausalLM {
+ public:
+  // Reads <dir>/config.json and the safetensors weights; throws ecpo::Error naming the file and tensor.
+  static std::unique_ptr<CausalLM> load(const std::filesystem::path& dir, const ModelOptions& options = {});
+  ~CausalLM();
+  CausalLM(const CausalLM&) = delete;
+  CausalLM& operator=(const CausalLM&) = delete;
+
+  const HfConfig& config() const;
+  std::string dtype() const;  // "float32" | "bfloat16" | "float16"
+
+  // Logits (float32) of the last position for one sequence, full forward without cache: [V].
+  std::vector<float> logits_last(const std::vector<int>& ids);
+  // Logits of every position: [T][V].
+  std::vector<std::vector<float>> logits_all(const std::vector<int>& ids);
+  // Batched prefill (left padding + attention mask): last-position logits per sequence, [B][V].
+  std::vector<std::vector<float>> logits_last_batch(const std::vector<std::vector<int>>& batch);
+
+  // Generation with a KV cache (params.use_kv_cache = false re-runs the full forward every step).
+  // decode turns ids into text for stop strings and GenerateResult::text; may be empty.
+  GenerateResult generate(const std::vector<int>& prompt, const GenerateParams& params, const TokenDecoder& decode = {});
+
+  // Bytes of all weights (what one decode step reads at least).
+  std::int64_t weight_bytes() const;
+
+  struct Impl;
+
+ private:
+  explicit CausalLM(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ecpo::model
