@@ -40,6 +40,7 @@ struct ChatResult {
   double latency_ms = 0;
   int retries = 0;
   bool cache_hit = false;
+  std::string endpoint;  // base URL that answered ("" for cache hits and non-HTTP backends)
 };
 
 // Why a call failed after all retries; the caller records it (the episode notes it; the run goes on).
@@ -47,16 +48,19 @@ enum class FailureKind { transport, timeout, http_status, bad_response, auth, no
 
 class ChatError : public std::runtime_error {
  public:
-  ChatError(FailureKind kind, std::string message, int http_status = 0, int attempts = 1)
-      : std::runtime_error(std::move(message)), kind_(kind), http_status_(http_status), attempts_(attempts) {}
+  ChatError(FailureKind kind, std::string message, int http_status = 0, int attempts = 1, std::string endpoint = {})
+      : std::runtime_error(std::move(message)), kind_(kind), http_status_(http_status), attempts_(attempts),
+        endpoint_(std::move(endpoint)) {}
   FailureKind kind() const { return kind_; }
   int http_status() const { return http_status_; }
   int attempts() const { return attempts_; }
+  const std::string& endpoint() const { return endpoint_; }  // last base URL tried ("" when none)
 
  private:
   FailureKind kind_;
   int http_status_;
   int attempts_;
+  std::string endpoint_;
 };
 
 class ChatModel {

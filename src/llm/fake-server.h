@@ -1,0 +1,105 @@
+// A fake OpenAI-compatible server (cpp-httplib) for tests, benchmarks and `ecpo fake-server` demos:
+// GET /v1/models and POST /v1/chat/completions with scripted or rule-based replies (a reply synthesised
+// from the request's JSON schema when nothing else matches), configurable latency, and injected faults —
+// 429 with Retry-After, 500, stalls past the client's timeout, truncated bodies, malformed JSON.
+// It is not a model: replies carry no meaning beyond the script. Loopback by default.
+#pragma once
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace httplib {
+class Server;
+}
+
+namespace ecpo::llm {
+
+// Scripted replies. A reply is a string or any JSON value (sent as its compact dump).
+struct FakeScript {
+  std::vector<nlohmann::json> sequence;  // one per chat call, in order, before rules apply
+  struct Rule {
+    std::string match;  // case-insensitive substring of the last user message
+    nlohmann::json reply;
+  };
+  std::vector<Rule> rules;
+  std::optional<nlohmann::json> fallback;  // "default:" in the file
+};
+// Reads a YAML/JSON script {sequence: [...], rules: [{match, reply}], default: ...}; throws ecpo::Error.
+FakeScript load_fake_script(const std::filesystem::path& path);
+
+enum class FakeFault { rate_limit, server_error, stall, truncated, malformed };
+const char* fake_fault_name(FakeFault f);
+
+struct FakeServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;                 // 0: any free port
+  double latency_ms = 0;        // added to every chat reply
+  double fault_rate = 0;        // probability that a chat call gets a fault
+  std::vector<FakeFault> faults = {FakeFault::rate_limit, FakeFault::server_error, FakeFault::stall,
+                                   FakeFault::truncated, FakeFault::malformed};
+  double stall_ms = 30000;      // a stall holds the reply this long (should exceed the client's timeout)
+  double retry_after_ms = 1000; // sent with 429 as retry-after-ms and as Retry-After (whole seconds, rounded up)
+  std::uint64_t seed = 1;       // fault draws
+  std::vector<std::string> models = {"fake-model", "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "gpt-4o",
+                                     "gpt-4o-2024-08-06"};  // empty: any model accepted
+  std::string api_key;          // when set, requests must carry "Authorization: Bearer <api_key>"
+  FakeScript script;
+  int threads = 128;            // worker threads (one per open connection)
+};
+
+struct FakeServerStats {
+  std::uint64_t requests = 0, chat_requests = 0, ok = 0, auth_failures = 0, not_found = 0;
+  std::uint64_t faults[5] = {0, 0, 0, 0, 0};  // indexed by FakeFault
+  std::uint64_t fault_total() const { return faults[0] + faults[1] + faults[2] + faults[3] + faults[4]; }
+};
+
+class FakeServer {
+ public:
+  explicit FakeServer(FakeServerOptions opts);
+  ~FakeServer();
+  FakeServer(const FakeServer&) = delete;
+  FakeServer& operator=(const FakeServer&) = delete;
+
+  // Binds and serves on a background thread; returns the port. Throws ecpo::Error if it cannot bind.
+  int start();
+  // Binds and serves on the calling thread until stop() (from another thread or a signal handler thread).
+  void run();
+  void stop();
+  int port() const { return port_; }
+  std::string base_url() const;  // http://host:port/v1
+  FakeServerStats stats() const;
+
+  // Word-count token estimate used for usage (exposed so tests can compute expected values).
+  static std::int64_t count_tokens(const std::string& text);
+
+ private:
+  void install_routes();
+  int bind();
+  std::optional<FakeFault> draw_fault();
+  nlohmann::json next_reply(const nlohmann::json& request);
+
+  FakeServerOptions opts_;
+  std::unique_ptr<httplib::Server> svr_;
+  std::thread thread_;
+  int port_ = 0;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mu_;  // rng_, seq_, stats_
+  std::mt19937_64 rng_;
+  std::size_t seq_ = 0;
+  FakeServerStats stats_;
+};
+
+// The reply the server makes up for a schema: objects get every property, strings "fake", numbers their
+// minimum (or 0), booleans true, enums their first value, arrays one item.
+nlohmann::json fake_value_for_schema(const nlohmann::json& schema);
+
+}  // namespace ecpo::llm

@@ -1,0 +1,278 @@
+// OpenAI-compatible chat client: body building, attempts, classification, backoff (see openai-client.h).
+#include "llm/openai-client.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <random>
+#include <thread>
+
+#include "llm/http-transport.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace ecpo::llm {
+namespace {
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+double uniform01() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                   std::hash<std::thread::id>{}(std::this_thread::get_id())};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// One attempt's failure, before it becomes a ChatError.
+struct AttemptFailure {
+  FailureKind kind = FailureKind::other;
+  int status = 0;
+  std::string message;
+  bool retryable = false;
+  std::optional<double> retry_after_ms;
+};
+
+// A short, one-line excerpt of a server error body (the "error.message" field when it is JSON).
+std::string error_excerpt(const std::string& body) {
+  std::string msg;
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.contains("error")) {
+    const auto& e = j["error"];
+    if (e.is_object() && e.contains("message") && e["message"].is_string()) msg = e["message"].get<std::string>();
+    else if (e.is_string()) msg = e.get<std::string>();
+  }
+  if (msg.empty()) msg = body;
+  msg = collapse_whitespace(utf8_sanitize(msg));
+  if (msg.size() > 200) msg = msg.substr(0, 200) + "…";
+  return msg;
+}
+
+}  // namespace
+
+StructuredMode structured_mode_from_name(const std::string& name, const std::string& where) {
+  if (name == "json_schema") return StructuredMode::json_schema;
+  if (name == "guided_json") return StructuredMode::guided_json;
+  if (name == "json_object") return StructuredMode::json_object;
+  if (name == "none") return StructuredMode::none;
+  throw Error("unknown structured-output mode '" + name + "'", where,
+              "use json_schema (OpenAI, llama.cpp, Ollama, vLLM), guided_json (vLLM), json_object or none");
+}
+
+const char* structured_mode_name(StructuredMode m) {
+  switch (m) {
+    case StructuredMode::json_schema: return "json_schema";
+    case StructuredMode::guided_json: return "guided_json";
+    case StructuredMode::json_object: return "json_object";
+    case StructuredMode::none: return "none";
+  }
+  return "none";
+}
+
+OpenAiClient::OpenAiClient(OpenAiOptions opts, std::shared_ptr<EndpointRegistry> registry)
+    : registry_(registry ? std::move(registry) : std::make_shared<EndpointRegistry>()),
+      opts_(std::move(opts)),
+      pool_(*registry_, opts_.base_urls, opts_.max_concurrency) {
+  if (!opts_.api_key_env.empty())
+    if (const char* k = std::getenv(opts_.api_key_env.c_str()); k && *k) key_ = k;
+}
+
+std::string OpenAiClient::redact(std::string s) const {
+  if (key_.size() >= 4) {
+    for (std::size_t p = s.find(key_); p != std::string::npos; p = s.find(key_, p))
+      s.replace(p, key_.size(), "[redacted]");
+  }
+  return s;
+}
+
+std::string OpenAiClient::request_body(const std::vector<Message>& messages, const ChatParams& params) const {
+  nlohmann::json b = opts_.extra_body.is_object() ? opts_.extra_body : nlohmann::json::object();
+  b["model"] = opts_.model;
+  b["messages"] = to_json(messages);
+  b["temperature"] = params.temperature;
+  b["top_p"] = params.top_p;
+  b["max_tokens"] = params.max_tokens;
+  if (!params.stop.empty()) b["stop"] = params.stop;
+  if (params.seed) b["seed"] = *params.seed;
+  if (!params.json_schema.is_null()) {
+    switch (opts_.structured) {
+      case StructuredMode::json_schema:
+        b["response_format"] = {{"type", "json_schema"},
+                                {"json_schema",
+                                 {{"name", params.schema_name.empty() ? "reply" : params.schema_name},
+                                  {"schema", params.json_schema},
+                                  {"strict", opts_.strict_schema}}}};
+        break;
+      case StructuredMode::guided_json: b["guided_json"] = params.json_schema; break;
+      case StructuredMode::json_object: b["response_format"] = {{"type", "json_object"}}; break;
+      case StructuredMode::none: break;
+    }
+  }
+  return b.dump();
+}
+
+ChatResult OpenAiClient::chat(const std::vector<Message>& messages, const ChatParams& params) {
+  return run(messages, params, opts_.retry, static_cast<std::size_t>(-1));
+}
+
+ChatResult OpenAiClient::chat_on(std::size_t index, const std::vector<Message>& messages, const ChatParams& params,
+                                 const RetryPolicy& policy) {
+  return run(messages, params, policy, index);
+}
+
+ChatResult OpenAiClient::run(const std::vector<Message>& messages, const ChatParams& params,
+                             const RetryPolicy& policy, std::size_t pinned) {
+  const double t0 = now_ms();
+  const std::string prefix = "role " + opts_.label + ": ";
+  if (!opts_.api_key_env.empty() && key_.empty())
+    throw ChatError(FailureKind::auth,
+                    prefix + "endpoint " + pool_.base_url(pinned < pool_.size() ? pinned : 0) +
+                        ": environment variable " + opts_.api_key_env + " is not set (it must hold the API key)",
+                    0, 0, pool_.base_url(0));
+  const std::string body = request_body(messages, params);
+  http::Request req;
+  req.body = &body;
+  req.timeout_ms = opts_.timeout_ms;
+  req.connect_timeout_ms = opts_.connect_timeout_ms;
+  if (!key_.empty()) req.authorization = "Bearer " + key_;
+
+  std::size_t last = static_cast<std::size_t>(-1);
+  AttemptFailure fail;
+  std::string endpoint;
+  const int max_attempts = std::max(1, policy.max_attempts);
+  for (int attempt = 1; attempt <= max_attempts; ++attempt) {
+    if (attempt > 1) {
+      double wait = policy.delay_ms(attempt, fail.retry_after_ms, uniform01());
+      if (wait > 0) std::this_thread::sleep_for(std::chrono::microseconds(static_cast<long long>(wait * 1000)));
+    }
+    EndpointLease lease;
+    std::size_t idx;
+    if (pinned < pool_.size()) {
+      idx = pinned;
+      endpoint = pool_.base_url(idx);
+    } else {
+      lease = pool_.acquire(last);
+      idx = lease.index();
+      endpoint = lease.base_url();
+    }
+    last = idx;
+    req.url = endpoint + "/chat/completions";
+    http::Response r = http::perform(req);
+
+    fail = AttemptFailure{};
+    if (r.curl_code != 0) {
+      fail.kind = r.timed_out ? FailureKind::timeout : FailureKind::transport;
+      fail.message = r.timed_out ? "timed out after " + std::to_string(static_cast<long>(opts_.timeout_ms)) + " ms"
+                                 : "transport error: " + r.curl_error;
+      fail.retryable = r.retryable_transport;
+    } else if (r.status != 200) {
+      fail.status = static_cast<int>(r.status);
+      if (r.retry_after_ms) {
+        // retry-after-ms holds milliseconds; parse_retry_after_ms reads seconds, hence the / 1000.
+        if (auto v = parse_retry_after_ms(*r.retry_after_ms, 0)) fail.retry_after_ms = *v / 1000.0;
+      }
+      if (!fail.retry_after_ms && r.retry_after)
+        fail.retry_after_ms = parse_retry_after_ms(*r.retry_after, static_cast<std::int64_t>(std::time(nullptr)));
+      if (r.status == 401 || r.status == 403) {
+        fail.kind = FailureKind::auth;
+        fail.message = "HTTP " + std::to_string(r.status) + " (authentication failed" +
+                       (opts_.api_key_env.empty() ? std::string(": the server wants a key; set api_key_env")
+                                                  : ": check the key in $" + opts_.api_key_env) +
+                       ")";
+      } else if (r.status == 404) {
+        fail.kind = FailureKind::not_found;
+        fail.message = "HTTP 404 (model '" + opts_.model + "' or path /chat/completions not found: " +
+                       error_excerpt(r.body) + ")";
+      } else if (r.status == 429) {
+        fail.kind = FailureKind::rate_limited;
+        fail.message = "HTTP 429 (rate limited: " + error_excerpt(r.body) + ")";
+        fail.retryable = true;
+      } else {
+        fail.kind = FailureKind::http_status;
+        fail.message = "HTTP " + std::to_string(r.status) + " (" + error_excerpt(r.body) + ")";
+        fail.retryable = http_status_retryable(fail.status);
+      }
+    } else {
+      auto j = nlohmann::json::parse(r.body, nullptr, false);
+      const nlohmann::json* choice = nullptr;
+      if (!j.is_discarded() && j.is_object() && j.contains("choices") && j["choices"].is_array() &&
+          !j["choices"].empty() && j["choices"][0].is_object())
+        choice = &j["choices"][0];
+      const nlohmann::json* msg = choice && choice->contains("message") ? &(*choice)["message"] : nullptr;
+      if (!msg || !msg->is_object() || !msg->contains("content") ||
+          !((*msg)["content"].is_string() || (*msg)["content"].is_null())) {
+        fail.kind = FailureKind::bad_response;
+        fail.message = j.is_discarded() ? "malformed JSON in the response body (" +
+                                              std::to_string(r.body.size()) + " bytes)"
+                                        : "response lacks choices[0].message.content";
+        fail.retryable = true;
+      } else {
+        ChatResult out;
+        if ((*msg)["content"].is_string()) out.text = (*msg)["content"].get<std::string>();
+        if (choice->contains("finish_reason") && (*choice)["finish_reason"].is_string())
+          out.finish_reason = (*choice)["finish_reason"].get<std::string>();
+        if (j.contains("usage") && j["usage"].is_object()) {
+          const auto& u = j["usage"];
+          if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer())
+            out.usage.prompt_tokens = u["prompt_tokens"].get<std::int64_t>();
+          if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer())
+            out.usage.completion_tokens = u["completion_tokens"].get<std::int64_t>();
+        }
+        out.retries = attempt - 1;
+        out.endpoint = endpoint;
+        out.latency_ms = now_ms() - t0;
+        return out;
+      }
+    }
+    // A sick server: steer the next attempts elsewhere for a while when the role has several.
+    if (fail.retryable && fail.kind != FailureKind::rate_limited) lease.mark_failed();
+    lease.release();
+    if (!fail.retryable) {
+      throw ChatError(fail.kind, redact(prefix + "endpoint " + endpoint + ": " + fail.message), fail.status, attempt,
+                      endpoint);
+    }
+    if (attempt == max_attempts) {
+      throw ChatError(fail.kind,
+                      redact(prefix + "endpoint " + endpoint + ": " + fail.message + " (gave up after " +
+                             std::to_string(attempt) + " attempts)"),
+                      fail.status, attempt, endpoint);
+    }
+  }
+  throw ChatError(FailureKind::other, prefix + "no attempt made", 0, 0, endpoint);
+}
+
+std::vector<std::string> OpenAiClient::list_models(std::size_t index) {
+  const std::string prefix = "role " + opts_.label + ": endpoint " + pool_.base_url(index) + ": ";
+  if (!opts_.api_key_env.empty() && key_.empty())
+    throw ChatError(FailureKind::auth, prefix + "environment variable " + opts_.api_key_env + " is not set", 0, 0,
+                    pool_.base_url(index));
+  http::Request req;
+  req.url = pool_.base_url(index) + "/models";
+  req.timeout_ms = opts_.timeout_ms;
+  req.connect_timeout_ms = opts_.connect_timeout_ms;
+  if (!key_.empty()) req.authorization = "Bearer " + key_;
+  http::Response r = http::perform(req);
+  if (r.curl_code != 0)
+    throw ChatError(r.timed_out ? FailureKind::timeout : FailureKind::transport,
+                    redact(prefix + "cannot reach the server: " + r.curl_error), 0, 1, pool_.base_url(index));
+  if (r.status == 401 || r.status == 403)
+    throw ChatError(FailureKind::auth,
+                    prefix + "HTTP " + std::to_string(r.status) + " (authentication failed" +
+                        (opts_.api_key_env.empty() ? std::string(")") : ": check the key in $" + opts_.api_key_env + ")"),
+                    static_cast<int>(r.status), 1, pool_.base_url(index));
+  if (r.status != 200)
+    throw ChatError(r.status == 404 ? FailureKind::not_found : FailureKind::http_status,
+                    redact(prefix + "GET /models gave HTTP " + std::to_string(r.status) + " (" +
+                           error_excerpt(r.body) + ")"),
+                    static_cast<int>(r.status), 1, pool_.base_url(index));
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("data") || !j["data"].is_array())
+    throw ChatError(FailureKind::bad_response, prefix + "GET /models did not return {data: [...]}", 200, 1,
+                    pool_.base_url(index));
+  std::vector<std::string> ids;
+  for (const auto& m : j["data"])
+    if (m.is_object() && m.contains("id") && m["id"].is_string()) ids.push_back(m["id"].get<std::string>());
+  return ids;
+}
+
+}  // namespace ecpo::llm
