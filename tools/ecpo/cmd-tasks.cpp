@@ -1,8 +1,32 @@
 // CLI verbs of the tasks stage (see commands.h). Thin: flags → library call → summary.
+//   ecpo tasks build --data DIR --out DIR [--min-reviews 30 --max-reviews 30 --min-rating 4 --seed S
+//                    --test-rule first|random]
+#include <cstdio>
+
+#include "data/tasks.h"
 #include "tools/ecpo/commands.h"
 
 namespace ecpo::cli {
 
-void register_tasks_commands(CLI::App& app) { (void)app; }
+void register_tasks_commands(CLI::App& app) {
+  auto* tasks = app.add_subcommand("tasks", "build recommendation tasks from imported data");
+  tasks->require_subcommand(1);
+  auto o = std::make_shared<data::TaskBuildOptions>();
+  auto* build = tasks->add_subcommand("build", "select users, pick targets, split train/test, build the item DB");
+  build->add_option("--data", o->data, "folder with items.jsonl and users.jsonl (ecpo data import)")->required();
+  build->add_option("--out", o->out, "output folder (tasks_train.jsonl, tasks_test.jsonl, items.jsonl, ...)")
+      ->required();
+  build->add_option("--min-reviews", o->min_reviews, "select users with at least this many reviews")
+      ->capture_default_str();
+  build->add_option("--max-reviews", o->max_reviews, "... and at most this many")->capture_default_str();
+  build->add_option("--min-rating", o->min_rating, "targets are items rated at least this")->capture_default_str();
+  build->add_option("--seed", o->seed, "seed for --test-rule random")->capture_default_str();
+  build->add_option("--test-rule", o->test_rule, "first (earliest target → test) or random")
+      ->capture_default_str();
+  build->callback([o] {
+    data::TaskBuildStats s = data::build_tasks(*o);
+    std::printf("%s", data::tasks_report(s).c_str());
+  });
+}
 
 }  // namespace ecpo::cli

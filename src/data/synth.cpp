@@ -1,0 +1,439 @@
+// The synthetic raw-data writer (see synth.h). Items are generated first (held in memory), then each
+// user's reviews are generated and streamed out while per-item rating sums accumulate; the meta/business
+// file, which carries those averages, is written last. Every user and the catalogue draw from their own
+// seeded stream, so a user's reviews do not depend on how many users come before.
+#include "data/synth.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "data/raw-fields.h"
+#include "data/rng.h"
+#include "util/config.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/jsonl.h"
+#include "util/text.h"
+
+#ifndef ECPO_RESOURCE_DIR
+#define ECPO_RESOURCE_DIR ""
+#endif
+
+namespace fs = std::filesystem;
+
+namespace ecpo::data {
+
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+namespace {
+
+using Lists = std::unordered_map<std::string, std::vector<std::string>>;
+
+std::string scalar_text(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+std::vector<std::string> string_list(const json& t, const char* key, const std::string& origin, bool required) {
+  std::vector<std::string> out;
+  auto it = t.find(key);
+  if (it == t.end() || it->is_null()) {
+    if (required) throw Error(std::string("template lacks list '") + key + "'", origin, "see resources/synth/book.yaml");
+    return out;
+  }
+  if (!it->is_array()) throw Error(std::string("template key '") + key + "' must be a list", origin);
+  for (const auto& v : *it) out.push_back(scalar_text(v));
+  if (required && out.empty()) throw Error(std::string("template list '") + key + "' is empty", origin);
+  return out;
+}
+
+// Template data of one domain, checked once on load.
+struct Templates {
+  std::string origin, domain, category, main_category, id_style = "asin";
+  double child_asin_rate = 0;
+  Lists lists;  // words.*, plus reviews.pos/neg/aspects (as "aspect") and yelp extras
+  std::vector<std::string> titles, descriptions, features, stores;
+  std::vector<std::vector<std::string>> categories;
+  double price_min = 5, price_max = 50, price_null_rate = 0.1;
+  std::vector<std::pair<std::string, std::vector<std::string>>> details;  // amazon details / yelp attributes
+  std::vector<std::string> pos_titles, mixed_titles, neg_titles, pos_texts, mixed_texts, neg_texts;
+  // yelp
+  struct Kind { std::string kind; std::vector<std::string> categories; };
+  struct City { std::string city, state, postal; double lat = 0, lon = 0; };
+  std::vector<Kind> kinds;
+  std::vector<City> cities;
+  std::vector<json> hours;
+};
+
+Templates load_templates(const fs::path& path, const std::string& domain) {
+  Templates t;
+  t.origin = path.string();
+  json root = yaml_to_json(read_file(path), t.origin);
+  if (!root.is_object()) throw Error("synth template is not a mapping", t.origin);
+  t.domain = root.value("domain", domain);
+  if (t.domain != domain)
+    throw Error("template is for domain '" + t.domain + "', not '" + domain + "'", t.origin);
+  if (auto w = root.find("words"); w != root.end() && w->is_object())
+    for (auto it = w->begin(); it != w->end(); ++it) t.lists[it.key()] = string_list(*w, it.key().c_str(), t.origin, true);
+  t.titles = string_list(root, "titles", t.origin, true);
+  const json& rv = root.contains("reviews") ? root["reviews"] : json::object();
+  t.lists["aspect"] = string_list(rv, "aspects", t.origin, true);
+  t.lists["pos"] = string_list(rv, "pos", t.origin, true);
+  t.lists["neg"] = string_list(rv, "neg", t.origin, true);
+  t.pos_texts = string_list(rv, "positive_texts", t.origin, true);
+  t.mixed_texts = string_list(rv, "mixed_texts", t.origin, true);
+  t.neg_texts = string_list(rv, "negative_texts", t.origin, true);
+  if (domain == "yelp") {
+    if (!root.contains("kinds") || !root["kinds"].is_array() || root["kinds"].empty())
+      throw Error("template lacks list 'kinds'", t.origin);
+    for (const auto& k : root["kinds"])
+      t.kinds.push_back({k.value("kind", std::string("Place")), string_list(k, "categories", t.origin, true)});
+    if (!root.contains("cities") || !root["cities"].is_array() || root["cities"].empty())
+      throw Error("template lacks list 'cities'", t.origin);
+    for (const auto& c : root["cities"])
+      t.cities.push_back({c.value("city", std::string()), c.value("state", std::string()),
+                          c.contains("postal") ? scalar_text(c["postal"]) : std::string(), c.value("lat", 0.0),
+                          c.value("lon", 0.0)});
+    if (auto h = root.find("hours"); h != root.end() && h->is_array())
+      for (const auto& x : *h) t.hours.push_back(x);
+    if (auto a = root.find("attributes"); a != root.end() && a->is_object())
+      for (auto it = a->begin(); it != a->end(); ++it)
+        t.details.emplace_back(it.key(), string_list(*a, it.key().c_str(), t.origin, true));
+  } else {
+    t.category = root.value("category", std::string());
+    if (t.category.empty()) throw Error("template lacks 'category' (the raw file name)", t.origin);
+    t.main_category = root.value("main_category", t.category);
+    t.id_style = root.value("id_style", std::string("asin"));
+    t.child_asin_rate = root.value("child_asin_rate", 0.0);
+    t.descriptions = string_list(root, "descriptions", t.origin, true);
+    t.features = string_list(root, "features", t.origin, false);
+    t.stores = string_list(root, "stores", t.origin, false);
+    if (!root.contains("categories") || !root["categories"].is_array() || root["categories"].empty())
+      throw Error("template lacks list 'categories'", t.origin);
+    for (const auto& c : root["categories"]) {
+      std::vector<std::string> path;
+      for (const auto& s : c) path.push_back(scalar_text(s));
+      t.categories.push_back(std::move(path));
+    }
+    if (auto p = root.find("price"); p != root.end() && p->is_object()) {
+      t.price_min = p->value("min", t.price_min);
+      t.price_max = p->value("max", t.price_max);
+      t.price_null_rate = p->value("null_rate", t.price_null_rate);
+    }
+    if (auto d = root.find("details"); d != root.end() && d->is_object())
+      for (auto it = d->begin(); it != d->end(); ++it)
+        t.details.emplace_back(it.key(), string_list(*d, it.key().c_str(), t.origin, true));
+    t.pos_titles = string_list(rv, "positive_titles", t.origin, true);
+    t.mixed_titles = string_list(rv, "mixed_titles", t.origin, true);
+    t.neg_titles = string_list(rv, "negative_titles", t.origin, true);
+  }
+  // Keys used in templates must resolve; checked lazily in fill() with the template named.
+  return t;
+}
+
+// "a Essential" → "an Essential" (vowel-letter rule; good enough for the word lists shipped).
+std::string fix_articles(std::string s) {
+  for (std::size_t i = 0; i + 2 < s.size(); ++i) {
+    if ((s[i] == 'a' || s[i] == 'A') && s[i + 1] == ' ' && (i == 0 || s[i - 1] == ' ') &&
+        std::string_view("aeiouAEIOU").find(s[i + 2]) != std::string_view::npos)
+      s.insert(i + 1, "n");
+  }
+  return s;
+}
+
+// Replaces {key} by ctx[key], else a random entry of lists[key without trailing digits].
+std::string fill(const std::string& tmpl, const std::unordered_map<std::string, std::string>& ctx,
+                 const Templates& t, Rng& rng) {
+  std::string out;
+  out.reserve(tmpl.size() + 32);
+  std::size_t i = 0;
+  while (i < tmpl.size()) {
+    char c = tmpl[i];
+    if (c != '{') {
+      out += c;
+      ++i;
+      continue;
+    }
+    std::size_t close = tmpl.find('}', i);
+    if (close == std::string::npos) throw Error("unclosed '{' in template \"" + tmpl + "\"", t.origin);
+    std::string key = tmpl.substr(i + 1, close - i - 1);
+    i = close + 1;
+    if (auto it = ctx.find(key); it != ctx.end()) {
+      out += it->second;
+      continue;
+    }
+    std::string base = key;
+    while (!base.empty() && std::isdigit(static_cast<unsigned char>(base.back()))) base.pop_back();
+    auto l = t.lists.find(base);
+    if (l == t.lists.end() || l->second.empty())
+      throw Error("template placeholder {" + key + "} names no word list", t.origin,
+                  "add words." + base + " to the template file");
+    out += rng.pick(l->second);
+  }
+  return fix_articles(std::move(out));
+}
+
+std::string random_id(Rng& rng, std::string_view alphabet, std::size_t len, std::string prefix) {
+  for (std::size_t i = 0; i < len; ++i) prefix += alphabet[rng.below(alphabet.size())];
+  return prefix;
+}
+
+std::string unique_id(Rng& rng, std::unordered_set<std::string>& seen, std::string_view alphabet, std::size_t len,
+                      const std::string& prefix) {
+  for (;;) {
+    std::string id = random_id(rng, alphabet, len, prefix);
+    if (seen.insert(id).second) return id;
+  }
+}
+
+constexpr std::string_view kUpper32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+constexpr std::string_view kUpperDigits = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+constexpr std::string_view kDigits = "0123456789";
+constexpr std::string_view kBase64Url = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string capitalize(std::string s) {
+  if (!s.empty() && s[0] >= 'a' && s[0] <= 'z') s[0] = static_cast<char>(s[0] - 'a' + 'A');
+  return s;
+}
+
+struct SynthItem {
+  std::string id, title, description;
+  std::vector<std::string> categories, features;
+  std::optional<double> price;
+  ojson details = ojson::object();
+  std::string store;
+  std::unordered_map<std::string, std::string> ctx;  // per-item picks reused by reviews
+  // yelp
+  std::size_t kind = 0, city = 0, hours = 0;
+  std::string address;
+  double lat = 0, lon = 0;
+  bool open = true;
+  // accumulated while writing reviews
+  double rating_sum = 0;
+  std::size_t rating_n = 0;
+};
+
+// Keys drawn once per item so that title, description and reviews agree (one author, one platform...).
+const char* const kItemKeys[] = {"author", "platform", "genre", "brand", "accessory", "color", "name", "topic"};
+
+std::vector<SynthItem> make_items(const Templates& t, std::size_t n, std::uint64_t seed) {
+  Rng rng(mix_seed(seed, 1));
+  std::unordered_set<std::string> ids;
+  std::vector<SynthItem> items(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    SynthItem& it = items[i];
+    for (const char* k : kItemKeys)
+      if (auto l = t.lists.find(k); l != t.lists.end() && !l->second.empty()) it.ctx[k] = rng.pick(l->second);
+    if (t.domain == "yelp") {
+      it.id = unique_id(rng, ids, kBase64Url, 22, "");
+      it.kind = rng.below(t.kinds.size());
+      it.ctx["kind"] = t.kinds[it.kind].kind;
+      it.title = fill(rng.pick(t.titles), it.ctx, t, rng);
+      it.city = rng.below(t.cities.size());
+      std::string street = t.lists.count("street") ? rng.pick(t.lists.at("street")) : std::string("Main St");
+      it.address = std::to_string(rng.between(10, 9999)) + " " + street;
+      it.lat = t.cities[it.city].lat + static_cast<double>(rng.between(-5000, 5000)) / 100000.0;
+      it.lon = t.cities[it.city].lon + static_cast<double>(rng.between(-5000, 5000)) / 100000.0;
+      it.open = rng.chance(0.8);
+      it.hours = t.hours.empty() ? 0 : rng.below(t.hours.size() + 1);  // == size → null hours
+      for (const auto& [key, values] : t.details)
+        if (rng.chance(0.7)) it.details[key] = rng.pick(values);
+      it.categories = t.kinds[it.kind].categories;
+    } else {
+      it.id = t.id_style == "isbn" ? unique_id(rng, ids, kDigits, 9, std::string(1, "0123456789"[rng.below(2)]))
+                                   : unique_id(rng, ids, kUpperDigits, 8, "B0");
+      it.categories = rng.pick(t.categories);
+      it.ctx["category"] = it.categories.back();
+      it.title = fill(rng.pick(t.titles), it.ctx, t, rng);
+      it.description = fill(rng.pick(t.descriptions), it.ctx, t, rng);
+      if (!t.features.empty()) {
+        std::size_t nf = rng.below(std::min<std::size_t>(3, t.features.size()) + 1);
+        for (std::size_t f = 0; f < nf; ++f) {
+          const std::string& feat = rng.pick(t.features);
+          if (std::find(it.features.begin(), it.features.end(), feat) == it.features.end()) it.features.push_back(feat);
+        }
+      }
+      if (!rng.chance(t.price_null_rate)) {
+        auto lo = static_cast<std::int64_t>(std::llround(t.price_min * 100)),
+             hi = static_cast<std::int64_t>(std::llround(t.price_max * 100));
+        std::int64_t cents = rng.between(std::min(lo, hi), std::max(lo, hi));
+        cents = cents - cents % 100 + (rng.chance(0.7) ? 99 : 49);
+        it.price = static_cast<double>(cents) / 100.0;
+      }
+      for (const auto& [key, values] : t.details) it.details[key] = rng.pick(values);
+      if (!t.stores.empty()) it.store = fill(rng.pick(t.stores), it.ctx, t, rng);
+    }
+    it.ctx["title"] = it.title;
+  }
+  return items;
+}
+
+// Rating weights (1..5 stars) of three user temperaments.
+const std::vector<double> kRatingWeights[3] = {{0.03, 0.04, 0.08, 0.30, 0.55},
+                                               {0.10, 0.10, 0.15, 0.30, 0.35},
+                                               {0.15, 0.20, 0.25, 0.25, 0.15}};
+
+constexpr std::int64_t kStartMs = 1451606400000LL;        // 2016-01-01
+constexpr std::int64_t kSpanMs = 6LL * 365 * 86400000LL;  // six years
+constexpr std::int64_t kHourMs = 3600000LL, kDayMs = 86400000LL;
+
+double round1(double v) { return std::round(v * 10.0) / 10.0; }
+double round_half(double v) { return std::round(v * 2.0) / 2.0; }
+
+}  // namespace
+
+fs::path synth_template_path(const std::string& domain) {
+  const std::string name = domain + ".yaml";
+  std::vector<fs::path> candidates;
+  if (const char* env = std::getenv("ECPO_RESOURCES"); env && *env) candidates.push_back(fs::path(env) / "synth" / name);
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec)
+    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+      candidates.push_back(dir / "resources" / "synth" / name);
+      candidates.push_back(dir / "share" / "ecpo" / "resources" / "synth" / name);
+    }
+  if (std::string(ECPO_RESOURCE_DIR).size()) candidates.push_back(fs::path(ECPO_RESOURCE_DIR) / "synth" / name);
+  for (const auto& c : candidates)
+    if (fs::exists(c)) return c;
+  throw Error("no synth template for domain '" + domain + "'", name,
+              "set ECPO_RESOURCES to the repository's resources/ folder or pass --templates FILE");
+}
+
+SynthResult synthesize(const SynthOptions& o) {
+  if (o.domain != "book" && o.domain != "game" && o.domain != "yelp")
+    throw Error("unknown synth domain '" + o.domain + "'", "--domain", "use book, game or yelp");
+  if (o.users == 0) throw Error("--users must be at least 1", "--users");
+  if (o.reviews_per_user == 0) throw Error("--reviews-per-user must be at least 1", "--reviews-per-user");
+  if (o.out.empty()) throw Error("no output directory", "--out", "pass --out DIR");
+  const std::size_t max_count = o.reviews_per_user + o.reviews_per_user / 2;
+  const std::size_t n_items = o.items ? o.items : std::max<std::size_t>(50, o.users * o.reviews_per_user / 10);
+  if (n_items < max_count)
+    throw Error("catalogue of " + std::to_string(n_items) + " items is smaller than the largest history (" +
+                    std::to_string(max_count) + " reviews)",
+                "--items", "raise --items (each user reviews distinct items)");
+  fs::path tpl = o.templates.empty() ? synth_template_path(o.domain) : o.templates;
+  require_exists(tpl, "synth template", "pass --templates FILE or set ECPO_RESOURCES");
+  Templates t = load_templates(tpl, o.domain);
+  std::vector<SynthItem> items = make_items(t, n_items, o.seed);
+
+  const bool yelp = o.domain == "yelp";
+  SynthResult res;
+  res.items = n_items;
+  res.reviews_file = o.out / (yelp ? "yelp_academic_dataset_review.json" : t.category + ".jsonl");
+  res.meta_file = o.out / (yelp ? "yelp_academic_dataset_business.json" : "meta_" + t.category + ".jsonl");
+  JsonlWriter reviews(res.reviews_file);
+  JsonlWriter meta(res.meta_file);
+
+  Rng id_rng(mix_seed(o.seed, 2));
+  std::unordered_set<std::string> user_ids, review_ids, child_ids;
+  std::unordered_set<std::size_t> picked;
+  std::vector<std::size_t> chosen;
+  for (std::size_t u = 0; u < o.users; ++u) {
+    const std::string user_id = yelp ? unique_id(id_rng, user_ids, kBase64Url, 22, "")
+                                     : unique_id(id_rng, user_ids, kUpper32, 27, "A");
+    Rng rng(mix_seed(mix_seed(o.seed, 3), u));
+    std::size_t count = o.reviews_per_user;
+    if (u % 5 == 4) count = static_cast<std::size_t>(rng.between(std::max<std::int64_t>(1, o.reviews_per_user / 3),
+                                                                   static_cast<std::int64_t>(max_count)));
+    const auto& weights = kRatingWeights[rng.below(3)];
+    picked.clear();
+    chosen.clear();
+    while (chosen.size() < count) {  // distinct items, popular (low-index) ones more likely
+      std::size_t idx = std::min(rng.below(n_items), rng.below(n_items));
+      if (picked.insert(idx).second) chosen.push_back(idx);
+    }
+    std::int64_t ts = kStartMs + static_cast<std::int64_t>(rng.below(kSpanMs));
+    for (std::size_t r = 0; r < count; ++r) {
+      SynthItem& item = items[chosen[r]];
+      ts += rng.between(kHourMs, 30 * kDayMs) + static_cast<std::int64_t>(rng.below(1000));
+      const int stars = static_cast<int>(rng.weighted(weights)) + 1;
+      item.rating_sum += stars;
+      ++item.rating_n;
+      const auto& ctx = item.ctx;
+      const auto& texts = stars >= 4 ? t.pos_texts : stars == 3 ? t.mixed_texts : t.neg_texts;
+      const std::size_t first = rng.below(texts.size());
+      std::string text = capitalize(fill(texts[first], ctx, t, rng));
+      if (texts.size() > 1 && rng.chance(0.4))  // a second, different sentence
+        text += " " + capitalize(fill(texts[(first + 1 + rng.below(texts.size() - 1)) % texts.size()], ctx, t, rng));
+      if (yelp) {
+        std::int64_t sec_ts = ts / 1000 * 1000;
+        ojson j;
+        j["review_id"] = unique_id(rng, review_ids, kBase64Url, 22, "");
+        j["user_id"] = user_id;
+        j["business_id"] = item.id;
+        j["stars"] = static_cast<double>(stars);
+        j["useful"] = rng.below(4) == 0 ? rng.between(1, 12) : 0;
+        j["funny"] = rng.below(8) == 0 ? rng.between(1, 5) : 0;
+        j["cool"] = rng.below(6) == 0 ? rng.between(1, 6) : 0;
+        j["text"] = text;
+        j["date"] = format_utc_datetime(sec_ts);
+        reviews.write_line(j.dump());
+      } else {
+        const auto& titles = stars >= 4 ? t.pos_titles : stars == 3 ? t.mixed_titles : t.neg_titles;
+        ojson j;
+        j["rating"] = static_cast<double>(stars);
+        j["title"] = rng.pick(titles);
+        j["text"] = text;
+        j["images"] = ojson::array();
+        j["asin"] = rng.chance(t.child_asin_rate) ? unique_id(rng, child_ids, kUpperDigits, 8, "B0") : item.id;
+        j["parent_asin"] = item.id;
+        j["user_id"] = user_id;
+        j["timestamp"] = ts;
+        j["helpful_vote"] = rng.below(5) == 0 ? rng.between(1, 40) : 0;
+        j["verified_purchase"] = rng.chance(0.85);
+        reviews.write_line(j.dump());
+      }
+      ++res.reviews;
+    }
+  }
+  res.users = o.users;
+
+  for (const SynthItem& it : items) {
+    const double avg = it.rating_n ? it.rating_sum / static_cast<double>(it.rating_n) : 0.0;
+    ojson j;
+    if (yelp) {
+      const auto& city = t.cities[it.city];
+      ojson attrs = it.details.empty() ? ojson(nullptr) : it.details;
+      j["business_id"] = it.id;
+      j["name"] = it.title;
+      j["address"] = it.address;
+      j["city"] = city.city;
+      j["state"] = city.state;
+      j["postal_code"] = city.postal;
+      j["latitude"] = std::round(it.lat * 1e6) / 1e6;
+      j["longitude"] = std::round(it.lon * 1e6) / 1e6;
+      j["stars"] = it.rating_n ? std::max(1.0, round_half(avg)) : 3.0;
+      j["review_count"] = it.rating_n;
+      j["is_open"] = it.open ? 1 : 0;
+      j["attributes"] = attrs;
+      j["categories"] = join(it.categories, ", ");
+      j["hours"] = it.hours < t.hours.size() ? ojson::parse(t.hours[it.hours].dump()) : ojson(nullptr);
+    } else {
+      j["main_category"] = t.main_category;
+      j["title"] = it.title;
+      j["average_rating"] = round1(avg);
+      j["rating_number"] = it.rating_n;
+      j["features"] = it.features;
+      j["description"] = ojson::array({it.description});
+      j["price"] = it.price ? ojson(*it.price) : ojson(nullptr);
+      j["images"] = ojson::array();
+      j["videos"] = ojson::array();
+      j["store"] = it.store.empty() ? ojson(nullptr) : ojson(it.store);
+      j["categories"] = it.categories;
+      j["details"] = it.details;
+      j["parent_asin"] = it.id;
+      j["bought_together"] = nullptr;
+    }
+    meta.write_line(j.dump());
+  }
+  reviews.commit();
+  meta.commit();
+  return res;
+}
+
+}  // namespace ecpo::data

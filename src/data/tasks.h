@@ -1,0 +1,41 @@
+// The task builder: the paper's protocol (docs/protocol.md §2) over imported items.jsonl + users.jsonl.
+// Users whose review count lies in [min, max] are selected; their items rated ≥ min_rating are targets
+// (one task each); each user's first target by time is the test task, the rest train. The item DB is every
+// item the selected users reviewed, de-duplicated by normalised title. No personas or LLM summaries here.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace ecpo::data {
+
+struct TaskBuildOptions {
+  std::filesystem::path data;   // folder with items.jsonl and users.jsonl (ecpo data import)
+  std::filesystem::path out;    // writes tasks_train.jsonl, tasks_test.jsonl, items.jsonl, users.jsonl,
+                                // item_aliases.jsonl, tasks.json (must differ from `data`)
+  std::size_t min_reviews = 30;  // official setting: exactly 30 reviews per user
+  std::size_t max_reviews = 30;
+  double min_rating = 4;         // targets: rating ≥ this
+  std::uint64_t seed = 0;        // only used by test_rule "random"
+  std::string test_rule = "first";  // "first": earliest target by time → test; "random": a seeded pick
+};
+
+struct SplitCounts {
+  std::uint64_t users = 0, tasks = 0, items = 0;  // items: distinct target items of the split
+};
+
+struct TaskBuildStats {
+  std::uint64_t users_read = 0, users_selected = 0, users_without_target = 0;
+  std::uint64_t item_db = 0;             // items written (after de-duplication)
+  std::uint64_t duplicates_merged = 0;   // item ids folded into another with the same normalised title
+  std::uint64_t unknown_items = 0;       // selected users' reviews naming an item absent from items.jsonl
+  SplitCounts train, test;
+};
+
+// Throws ecpo::Error on missing/bad input files or options; writes nothing on failure.
+TaskBuildStats build_tasks(const TaskBuildOptions& options);
+
+// The per-split table the CLI prints (util/table.h) plus one line on the item DB.
+std::string tasks_report(const TaskBuildStats& stats);
+
+}  // namespace ecpo::data
