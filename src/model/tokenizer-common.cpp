@@ -1,0 +1,93 @@
+// Shared tokenizer helpers (see tokenizer.h): default decode, streaming UTF-8 assembly, byte escaping.
+#include <cstdio>
+
+#include "model/tokenizer.h"
+#include "util/text.h"
+
+namespace ecpo::model {
+
+namespace {
+
+// Length of a complete valid UTF-8 sequence at s[i]; 0 when invalid; -1 when valid so far but cut short.
+int utf8_at(std::string_view s, std::size_t i) {
+  auto b = static_cast<unsigned char>(s[i]);
+  int n;
+  if (b < 0x80) return 1;
+  if (b >= 0xC2 && b <= 0xDF) n = 2;
+  else if (b >= 0xE0 && b <= 0xEF) n = 3;
+  else if (b >= 0xF0 && b <= 0xF4) n = 4;
+  else return 0;
+  for (int k = 1; k < n; ++k) {
+    if (i + k >= s.size()) return -1;
+    auto c = static_cast<unsigned char>(s[i + k]);
+    if ((c & 0xC0) != 0x80) return 0;
+    if (k == 1) {  // the second byte's allowed range depends on the first (no overlongs or surrogates)
+      if ((b == 0xE0 && c < 0xA0) || (b == 0xED && c > 0x9F) || (b == 0xF0 && c < 0x90) || (b == 0xF4 && c > 0x8F))
+        return 0;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string Tokenizer::decode(const std::vector<TokenId>& ids, bool skip_special) const {
+  std::string out;
+  for (TokenId id : ids) {
+    if (skip_special && is_special(id)) continue;
+    out += decode_piece(id);
+  }
+  return out;
+}
+
+std::string Utf8StreamDecoder::push(std::string_view bytes) {
+  pending_.append(bytes);
+  std::string out;
+  std::size_t i = 0;
+  while (i < pending_.size()) {
+    int n = utf8_at(pending_, i);
+    if (n < 0) break;  // incomplete tail: wait for more bytes
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";  // an invalid byte can never become valid: replace it now
+      ++i;
+      continue;
+    }
+    out.append(pending_, i, n);
+    i += n;
+  }
+  pending_.erase(0, i);
+  return out;
+}
+
+std::string Utf8StreamDecoder::flush() {
+  std::string out = utf8_sanitize(pending_);
+  pending_.clear();
+  return out;
+}
+
+std::string escape_bytes(std::string_view bytes) {
+  std::string out;
+  std::size_t i = 0;
+  while (i < bytes.size()) {
+    auto b = static_cast<unsigned char>(bytes[i]);
+    int n = utf8_at(bytes, i);
+    if (b == '\n') out += "\\n";
+    else if (b == '\t') out += "\\t";
+    else if (b == '\r') out += "\\r";
+    else if (b == '\\') out += "\\\\";
+    else if (n > 1) {
+      out.append(bytes.substr(i, n));
+      i += n;
+      continue;
+    } else if (b >= 0x20 && b < 0x7F) out += static_cast<char>(b);
+    else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", b);
+      out += buf;
+    }
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace ecpo::model
