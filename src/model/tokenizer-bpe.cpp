@@ -174,7 +174,10 @@ void BpeTokenizer::encode_ordinary(std::string_view text, std::vector<TokenId>& 
 
 void BpeTokenizer::encode_normalized(std::string_view text, std::vector<TokenId>& out) const {
   if (spec_.add_prefix_space && !text.empty() && text[0] != ' ') {
-    std::string spaced = " " + std::string(text);
+    std::string spaced;
+    spaced.reserve(text.size() + 1);
+    spaced.push_back(' ');
+    spaced.append(text);
     encode_chunk(spaced, out);
     return;
   }

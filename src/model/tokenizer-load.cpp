@@ -233,6 +233,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
   std::string name = file.filename().string();
   if (file.extension() == ".json") return load_hf_tokenizer_json(file);
   if (file.extension() == ".txt") return load_wordpiece_vocab(file);
+  if (file.extension() == ".gguf") return load_gguf_vocab(file);
   // Anything else: a tiktoken rank file if its first line looks like "base64 rank".
   std::ifstream in(file, std::ios::binary);
   std::string first;

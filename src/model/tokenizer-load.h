@@ -1,5 +1,6 @@
 // Tokenizer file readers behind load_tokenizer (tokenizer.h): tiktoken rank files, HF tokenizer.json,
-// BERT vocab.txt, and the GPT-2 byte ⇄ unicode mapping HF byte-level vocabularies use.
+// BERT vocab.txt, llama.cpp byte-level BPE .gguf vocabularies, and the GPT-2 byte ⇄ unicode mapping
+// that HF byte-level vocabularies use.
 // Deliberately not here: encoding logic (tokenizer-bpe.cpp, tokenizer-wordpiece.cpp).
 #pragma once
 #include <array>
@@ -21,6 +22,8 @@ std::vector<std::string> llama3_special_tokens();
 std::unique_ptr<Tokenizer> load_tiktoken(const std::filesystem::path& file);
 std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::filesystem::path& file);
 std::unique_ptr<Tokenizer> load_wordpiece_vocab(const std::filesystem::path& file);
+// llama.cpp vocab-only .gguf with a byte-level BPE vocabulary (tokenizer.ggml.model "gpt2").
+std::unique_ptr<Tokenizer> load_gguf_vocab(const std::filesystem::path& file);
 
 // GPT-2 bytes_to_unicode: byte → code point (printable bytes map to themselves, the rest to 256+n).
 const std::array<std::uint32_t, 256>& gpt2_byte_to_unicode();

@@ -73,7 +73,8 @@ class Tokenizer {
 //   - a tiktoken rank file (lines "base64 rank"; Llama-3's 256 special tokens are appended from id
 //     = number of ranks, following meta-llama/llama-models models/llama3/tokenizer.py);
 //   - a BERT vocab.txt (one token per line, id = line number; uncased BasicTokenizer unless a
-//     tokenizer_config.json beside it says do_lower_case false).
+//     tokenizer_config.json beside it says do_lower_case false);
+//   - a llama.cpp vocab-only .gguf holding a byte-level BPE ("gpt2") vocabulary.
 // Throws ecpo::Error naming the file and the problem.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& path);
 

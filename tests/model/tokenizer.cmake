@@ -4,6 +4,7 @@ ecpo_test(test_tokenizer
     ${CMAKE_CURRENT_SOURCE_DIR}/tokenizer-llama3-test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tokenizer-wordpiece-test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tokenizer-hf-test.cpp
+    ${CMAKE_CURRENT_SOURCE_DIR}/tokenizer-gguf-test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tokenizer-chat-test.cpp
     ${CMAKE_CURRENT_SOURCE_DIR}/tokenizer-cli-test.cpp
   LIBS ecpo_model ecpo_util)
