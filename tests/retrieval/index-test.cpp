@@ -1,0 +1,210 @@
+// retrieval/index + CLI: build_index/open_retriever for every kind from an items.jsonl written here,
+// index.json contents, bad-input paths (file:line errors, duplicates, empty, unknown kind, missing or foreign
+// index), and `ecpo index build` + `ecpo retrieve` (--json and table) end to end through the binary.
+#include <fstream>
+
+#include "retrieval/hashing-encoder.h"
+#include "retrieval/index.h"
+#include "test-support.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/jsonl.h"
+
+using ecpo::json;
+using namespace ecpo::retrieval;
+
+namespace {
+
+const char* kItems =
+    R"({"item_id":"B001","title":"The Hobbit","categories":["Books","Fantasy"],"description":"A hobbit's unexpected journey with dwarves and a dragon.","price":8.99,"attributes":{},"domain":"book"}
+{"item_id":"B002","title":"Dune","categories":["Books","Science Fiction"],"description":"Desert planet, spice and politics.","price":null,"attributes":{},"domain":"book"}
+{"item_id":"B003","title":"A Brief History of Time","categories":["Books","Science"],"description":"Black holes, the big bang and the nature of time.","price":12.5,"attributes":{},"domain":"book"}
+{"item_id":"B004","title":"The Silmarillion","categories":["Books","Fantasy"],"description":"Elves, dwarves and the First Age of Middle-earth.","price":10,"attributes":{},"domain":"book"}
+{"item_id":"B005","title":"Cooking for Geeks","categories":["Books","Cooking"],"description":"Real science, great hacks and good food.","price":20,"attributes":{},"domain":"book"}
+)";
+
+std::filesystem::path write_items(const ecpo::test::TempDir& dir, const std::string& body = kItems) {
+  ecpo::write_file_atomic(dir / "data" / "items.jsonl", body);
+  return dir / "data" / "items.jsonl";
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const ecpo::Error& e) {
+    return e.what();
+  }
+  return "<no error>";
+}
+
+}  // namespace
+
+TEST(Index, BuildsAndOpensEveryKind) {
+  ecpo::test::TempDir dir;
+  auto items = write_items(dir);
+  for (std::string kind : {"bm25", "dense", "dense-exact", "dense-hnsw"}) {
+    IndexOptions o;
+    o.kind = kind;
+    o.dim = 256;
+    o.hnsw.threads = 1;
+    auto out = dir / ("idx-" + kind);
+    IndexSummary s = build_index(items, out, o);
+    std::string expect_kind = kind == "dense" ? "dense-exact" : kind;  // 5 items ≤ threshold
+    EXPECT_EQ(s.kind, expect_kind);
+    EXPECT_EQ(s.items, 5u);
+    auto r = open_retriever(out);
+    EXPECT_EQ(r->kind(), expect_kind);
+    EXPECT_EQ(r->size(), 5u);
+    auto hits = r->search("hobbit dwarves dragon", 3);
+    ASSERT_FALSE(hits.empty()) << kind;
+    EXPECT_EQ(hits[0].item_id, "B001") << kind;
+    EXPECT_EQ(hits[0].title, "The Hobbit") << kind;
+    json meta = read_index_meta(out);
+    EXPECT_EQ(meta["format"], "ecpo-retrieval-index");
+    EXPECT_EQ(meta["version"], 1);
+    EXPECT_EQ(meta["kind"], expect_kind);
+    EXPECT_EQ(meta["items"], 5);
+    EXPECT_NE(meta["source"].get<std::string>().find("items.jsonl"), std::string::npos);
+    EXPECT_EQ(meta["created"].get<std::string>().size(), 20u);  // 2026-11-26T00:00:00Z
+    if (kind == "bm25") {
+      EXPECT_TRUE(std::filesystem::exists(out / "bm25.sqlite"));
+      EXPECT_EQ(meta["bm25"]["weights"]["title"], 1.0);
+    } else {
+      EXPECT_EQ(meta["dense"]["encoder"], "hashing-256");
+      EXPECT_EQ(meta["dense"]["dim"], 256);
+      EXPECT_TRUE(std::filesystem::exists(out / "vectors.bin"));
+      EXPECT_EQ(std::filesystem::exists(out / "hnsw.bin"), expect_kind == "dense-hnsw");
+    }
+  }
+}
+
+TEST(Index, DenseKindSwitchesToHnswAboveTheThreshold) {
+  ecpo::test::TempDir dir;
+  auto items = write_items(dir);
+  IndexOptions o;
+  o.kind = "dense";
+  o.hnsw_threshold = 4;  // 5 items > 4
+  o.dim = 64;
+  auto s = build_index(items, dir / "idx", o);
+  EXPECT_EQ(s.kind, "dense-hnsw");
+  OpenOptions oo;
+  oo.ef_search = 7;
+  EXPECT_EQ(open_retriever(dir / "idx", oo)->kind(), "dense-hnsw");
+}
+
+TEST(Index, BadInputsGiveLocatedErrors) {
+  ecpo::test::TempDir dir;
+  IndexOptions o;
+  EXPECT_NE(error_of([&] { build_index(dir / "none.jsonl", dir / "i", o); }).find("none.jsonl"), std::string::npos);
+  auto bad = write_items(dir, "{\"item_id\":\"x\",\"title\":\"t\"}\n{\"item_id\":\n");
+  EXPECT_NE(error_of([&] { build_index(bad, dir / "i", o); }).find("items.jsonl:2"), std::string::npos);
+  auto dup = write_items(dir, "{\"item_id\":\"x\",\"title\":\"t\"}\n{\"item_id\":\"y\",\"title\":\"u\"}\n"
+                              "{\"item_id\":\"x\",\"title\":\"v\"}\n");
+  for (std::string kind : {"bm25", "dense"}) {
+    o.kind = kind;
+    std::string e = error_of([&] { build_index(dup, dir / "i", o); });
+    EXPECT_NE(e.find("duplicate item_id 'x'"), std::string::npos) << e;
+    EXPECT_NE(e.find("items.jsonl:3"), std::string::npos) << e;
+  }
+  auto notitle = write_items(dir, "{\"item_id\":\"x\"}\n");
+  EXPECT_NE(error_of([&] { build_index(notitle, dir / "i", o); }).find("title"), std::string::npos);
+  auto empty = write_items(dir, "\n");
+  EXPECT_NE(error_of([&] { build_index(empty, dir / "i", o); }).find("no items"), std::string::npos);
+  o.kind = "faiss";
+  EXPECT_NE(error_of([&] { build_index(write_items(dir), dir / "i", o); }).find("unknown index kind"), std::string::npos);
+  o.kind = "dense";
+  o.encoder = "minilm";
+  EXPECT_NE(error_of([&] { build_index(write_items(dir), dir / "i", o); }).find("unknown encoder"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir / "i" / "index.json"));  // failed builds leave no index.json
+}
+
+TEST(Index, OpeningAMissingOrForeignIndexSaysHowToBuildOne) {
+  ecpo::test::TempDir dir;
+  EXPECT_NE(error_of([&] { open_retriever(dir / "nope"); }).find("ecpo index build"), std::string::npos);
+  std::filesystem::create_directories(dir / "empty");
+  EXPECT_NE(error_of([&] { open_retriever(dir / "empty"); }).find("ecpo index build"), std::string::npos);
+  ecpo::write_file_atomic(dir / "foreign" / "index.json", "{\"format\":\"other\"}");
+  EXPECT_NE(error_of([&] { open_retriever(dir / "foreign"); }).find("not an ecpo retrieval index"), std::string::npos);
+  ecpo::write_file_atomic(dir / "broken" / "index.json", "{not json");
+  EXPECT_NE(error_of([&] { open_retriever(dir / "broken"); }).find("index.json"), std::string::npos);
+
+  IndexOptions o;
+  o.kind = "dense-exact";
+  o.dim = 32;
+  build_index(write_items(dir), dir / "d", o);
+  auto wrong = std::make_shared<HashingEncoder>(64);
+  EXPECT_NE(error_of([&] { open_retriever(dir / "d", {}, wrong); }).find("hashing-32"), std::string::npos);
+  std::filesystem::remove(dir / "d" / "vectors.bin");
+  EXPECT_NE(error_of([&] { open_retriever(dir / "d"); }).find("vectors"), std::string::npos);
+}
+
+TEST(Cli, IndexBuildThenRetrieveJson) {
+  ecpo::test::TempDir dir;
+  write_items(dir);
+  auto data = (dir / "data").string(), idx = (dir / "idx").string();
+  auto b = ecpo::test::run_ecpo("index build --data " + data + " --out " + idx);
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_NE(b.out.find("indexed 5 items"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("kind: bm25"), std::string::npos) << b.out;
+
+  auto r = ecpo::test::run_ecpo("retrieve --index " + idx + " --query 'dwarves: \"elves\" AND NEAR(' -k 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::vector<json> rows;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) rows.push_back(json::parse(line));
+  ASSERT_EQ(rows.size(), 2u) << r.out;
+  EXPECT_EQ(rows[0]["rank"], 1);
+  EXPECT_EQ(rows[0]["item_id"], "B004");  // dwarves + elves
+  EXPECT_EQ(rows[0]["title"], "The Silmarillion");
+  EXPECT_EQ(rows[1]["rank"], 2);
+  EXPECT_EQ(rows[1]["item_id"], "B001");  // dwarves only
+  EXPECT_GT(rows[0]["score"].get<double>(), rows[1]["score"].get<double>());
+
+  auto t = ecpo::test::run_ecpo("retrieve --index " + idx + " --query 'science' -k 5");
+  ASSERT_EQ(t.exit_code, 0) << t.out;
+  EXPECT_NE(t.out.find("item_id"), std::string::npos) << t.out;
+  EXPECT_NE(t.out.find("B005"), std::string::npos) << t.out;
+
+  auto none = ecpo::test::run_ecpo("retrieve --index " + idx + " --query '\"\" --' --json");
+  EXPECT_EQ(none.exit_code, 0) << none.out;
+  EXPECT_EQ(none.out, "");
+}
+
+TEST(Cli, DenseIndexEndToEnd) {
+  ecpo::test::TempDir dir;
+  auto items = write_items(dir);
+  auto idx = (dir / "dense").string();
+  auto b = ecpo::test::run_ecpo("index build --items " + items.string() + " --out " + idx +
+                                " --kind dense --encoder hashing --dim 128 --hnsw-threshold 0 --hnsw-m 8"
+                                " --ef-construction 50 --ef-search 16 --threads 1");
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  EXPECT_NE(b.out.find("dense-hnsw"), std::string::npos) << b.out;
+  EXPECT_NE(b.out.find("hashing-128"), std::string::npos) << b.out;
+  auto r = ecpo::test::run_ecpo("retrieve --index " + idx + " --query 'black holes and time' -k 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  json row = json::parse(r.out);
+  EXPECT_EQ(row["item_id"], "B003");
+  EXPECT_EQ(row["rank"], 1);
+}
+
+TEST(Cli, ErrorsAreOneLineWithAHint) {
+  ecpo::test::TempDir dir;
+  auto r = ecpo::test::run_ecpo("retrieve --index " + (dir / "missing").string() + " --query x");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_NE(r.out.find("run 'ecpo index build"), std::string::npos) << r.out;
+
+  auto b = ecpo::test::run_ecpo("index build --out " + (dir / "i").string());
+  EXPECT_EQ(b.exit_code, 1);
+  EXPECT_NE(b.out.find("--data"), std::string::npos) << b.out;
+
+  write_items(dir);
+  auto w = ecpo::test::run_ecpo("index build --data " + (dir / "data").string() + " --out " + (dir / "i").string() +
+                                " --bm25-weights 1,x,2");
+  EXPECT_EQ(w.exit_code, 1);
+  EXPECT_NE(w.out.find("bm25-weights"), std::string::npos) << w.out;
+
+  auto m = ecpo::test::run_ecpo("index build --data " + (dir / "nodata").string() + " --out " + (dir / "i").string());
+  EXPECT_EQ(m.exit_code, 1);
+  EXPECT_NE(m.out.find("items.jsonl"), std::string::npos) << m.out;
+}
