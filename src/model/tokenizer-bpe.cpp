@@ -54,6 +54,8 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec) : spec_(std::move(spec)) {
   if (spec_.id_token.size() != n || spec_.id_special.size() != n || spec_.id_present.size() != n)
     throw Error("inconsistent BPE vocabulary tables", "tokenizer");
   std::fill(std::begin(byte_id_), std::end(byte_id_), -1);
+  bytes_to_id_.reserve(2 * n);
+  token_to_id_.reserve(2 * n);
   for (std::size_t id = 0; id < n; ++id) {
     if (!spec_.id_present[id]) continue;
     if (!spec_.id_special[id]) {

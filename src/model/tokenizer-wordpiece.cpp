@@ -179,9 +179,12 @@ std::vector<std::string> WordPieceTokenizer::basic_tokenize(std::string_view tex
     while (j < cps.size() && !is_whitespace(cps[j])) ++j;
     if (j == i) break;
     std::string word;
-    for (std::size_t k = i; k < j; ++k)
+    bool ascii = true;
+    for (std::size_t k = i; k < j; ++k) {
+      ascii &= cps[k] < 0x80;
       append_utf8(word, spec_.lower_case ? utf8proc_tolower(cps[k]) : cps[k]);
-    if (spec_.strip_accents) word = strip_accents(word);
+    }
+    if (spec_.strip_accents && !ascii) word = strip_accents(word);  // ASCII has no accents to strip
     std::string cur;
     for (std::int32_t cp : to_code_points(word)) {
       if (is_punctuation(cp)) {
