@@ -120,6 +120,7 @@ FakeServer::FakeServer(FakeServerOptions opts) : opts_(std::move(opts)), rng_(op
   svr_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   svr_->set_keep_alive_max_count(1000000);
   svr_->set_keep_alive_timeout(30);
+  svr_->set_tcp_nodelay(true);  // without it Nagle + delayed ACK add ~40 ms per reply on loopback
   install_routes();
 }
 
@@ -197,7 +198,15 @@ void FakeServer::install_routes() {
       std::lock_guard lk(mu_);
       stats_.requests++;
       stats_.chat_requests++;
+      stats_.max_in_flight = std::max(stats_.max_in_flight, ++in_flight_);
     }
+    struct Leave {
+      FakeServer* s;
+      ~Leave() {
+        std::lock_guard lk(s->mu_);
+        s->in_flight_--;
+      }
+    } leave{this};
     if (!authorized(req, res)) return;
     auto body = nlohmann::json::parse(req.body, nullptr, false);
     if (body.is_discarded() || !body.is_object() || !body.contains("messages") || !body["messages"].is_array()) {

@@ -59,6 +59,7 @@ struct FakeServerOptions {
 struct FakeServerStats {
   std::uint64_t requests = 0, chat_requests = 0, ok = 0, auth_failures = 0, not_found = 0;
   std::uint64_t faults[5] = {0, 0, 0, 0, 0};  // indexed by FakeFault
+  int max_in_flight = 0;                       // most chat requests handled at once
   std::uint64_t fault_total() const { return faults[0] + faults[1] + faults[2] + faults[3] + faults[4]; }
 };
 
@@ -96,6 +97,7 @@ class FakeServer {
   std::mt19937_64 rng_;
   std::size_t seq_ = 0;
   FakeServerStats stats_;
+  int in_flight_ = 0;
 };
 
 // The reply the server makes up for a schema: objects get every property, strings "fake", numbers their

@@ -1,0 +1,97 @@
+// llm/structured-output: tolerant extraction, schema-subset validation, the one re-ask and its counters.
+#include "llm/structured-output.h"
+
+#include "llm-test-util.h"
+#include "test-support.h"
+#include "util/error.h"
+
+using namespace ecpo::llm;
+using nlohmann::json;
+
+namespace {
+const json kRating = {{"type", "object"},
+                      {"properties",
+                       {{"reason", {{"type", "string"}, {"minLength", 1}}},
+                        {"rating", {{"type", "integer"}, {"minimum", 0}, {"maximum", 5}}}}},
+                      {"required", {"reason", "rating"}},
+                      {"additionalProperties", false}};
+}
+
+TEST(StructuredOutput, ExtractsFromFencesAndProse) {
+  EXPECT_EQ(*extract_json(R"({"a": 1})"), json({{"a", 1}}));
+  EXPECT_EQ(*extract_json("Sure!\n```json\n{\"a\": [1, 2]}\n```\nDone."), json({{"a", {1, 2}}}));
+  EXPECT_EQ(*extract_json("```\n[1,2]\n```"), json({1, 2}));
+  EXPECT_EQ(*extract_json("The answer is {\"a\": \"x}y\", \"b\": {\"c\": 2}} as asked."),
+            json({{"a", "x}y"}, {"b", {{"c", 2}}}}));
+  // A brace in prose before the object: the first balanced candidate that parses wins.
+  EXPECT_EQ(*extract_json("{not json} then {\"ok\": true}"), json({{"ok", true}}));
+  std::string err;
+  EXPECT_FALSE(extract_json("no json here", &err).has_value());
+  EXPECT_NE(err.find("no JSON"), std::string::npos);
+  EXPECT_FALSE(extract_json("{\"a\": 1", &err).has_value());  // truncated
+  EXPECT_FALSE(extract_json("42").has_value());               // scalars are not accepted
+}
+
+TEST(StructuredOutput, ValidatesTypesRangesAndFields) {
+  EXPECT_EQ(validate_json({{"reason", "fine"}, {"rating", 4}}, kRating), "");
+  EXPECT_EQ(validate_json({{"reason", "fine"}, {"rating", 4.0}}, kRating), "");  // integral float is an integer
+  EXPECT_EQ(validate_json({{"reason", "x"}}, kRating), "$: missing required field 'rating'");
+  EXPECT_EQ(validate_json({{"reason", "x"}, {"rating", "4"}}, kRating), "$.rating: expected integer, got string");
+  EXPECT_EQ(validate_json({{"reason", "x"}, {"rating", 7}}, kRating), "$.rating: 7 is above the maximum 5");
+  EXPECT_EQ(validate_json({{"reason", ""}, {"rating", 1}}, kRating), "$.reason: string shorter than 1");
+  EXPECT_EQ(validate_json({{"reason", "x"}, {"rating", 1}, {"extra", 0}}, kRating), "$: unexpected field 'extra'");
+  json list = {{"type", "array"}, {"items", {{"enum", {"a", "b"}}}}, {"maxItems", 2}};
+  EXPECT_EQ(validate_json({"a", "b"}, list), "");
+  EXPECT_EQ(validate_json({"a", "c"}, list), "$[1]: \"c\" is not one of [\"a\",\"b\"]");
+  EXPECT_EQ(validate_json({"a", "a", "a"}, list), "$: more than 2 items");
+}
+
+TEST(StructuredOutput, ValidFirstReplyNeedsNoRepair) {
+  test::ScriptedModel m({"```json\n{\"reason\": \"clear\", \"rating\": 3}\n```"});
+  StructuredStats st;
+  ChatParams p;
+  p.json_schema = kRating;
+  auto r = chat_json(m, {{"user", "rate"}}, p, &st);
+  EXPECT_EQ(r.value, json({{"reason", "clear"}, {"rating", 3}}));
+  EXPECT_FALSE(r.repaired);
+  EXPECT_EQ(r.calls, 1);
+  EXPECT_EQ(st.calls.load(), 1u);
+  EXPECT_EQ(st.first_try.load(), 1u);
+  EXPECT_EQ(m.calls(), 1u);
+}
+
+TEST(StructuredOutput, ReasksOnceWithTheError) {
+  test::ScriptedModel m({"{\"reason\": \"meh\", \"rating\": 9}", "{\"reason\": \"meh\", \"rating\": 2}"});
+  StructuredStats st;
+  ChatParams p;
+  p.json_schema = kRating;
+  auto r = chat_json(m, {{"user", "rate"}}, p, &st);
+  EXPECT_TRUE(r.repaired);
+  EXPECT_EQ(r.value["rating"], 2);
+  EXPECT_EQ(r.first_error, "$.rating: 9 is above the maximum 5");
+  EXPECT_EQ(st.repaired.load(), 1u);
+  auto seen = m.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  ASSERT_EQ(seen[1].size(), 3u);  // original, the bad reply, the repair request
+  EXPECT_EQ(seen[1][1].role, "assistant");
+  EXPECT_EQ(seen[1][1].content, "{\"reason\": \"meh\", \"rating\": 9}");
+  EXPECT_NE(seen[1][2].content.find("$.rating: 9 is above the maximum 5"), std::string::npos);
+}
+
+TEST(StructuredOutput, SecondFailureIsATypedError) {
+  test::ScriptedModel m({"nope", "still nope"});
+  StructuredStats st;
+  ChatParams p;
+  p.json_schema = kRating;
+  try {
+    chat_json(m, {{"user", "rate"}}, p, &st);
+    FAIL();
+  } catch (const ChatError& e) {
+    EXPECT_EQ(e.kind(), FailureKind::bad_response);
+    EXPECT_EQ(e.attempts(), 2);
+  }
+  EXPECT_EQ(st.failed.load(), 1u);
+  EXPECT_EQ(m.calls(), 2u);
+  ChatParams none;
+  EXPECT_THROW(chat_json(m, {{"user", "x"}}, none, &st), ecpo::Error);
+}
