@@ -2,7 +2,7 @@
 // config.json (exact HF keys), model.safetensors (spec-exact, tensors sorted by name), generation_config.json,
 // tokenizer.json (byte-level BPE trained on resources/model/bpe-corpus.txt) and tokenizer_config.json.
 // Presets: tiny (vocab 512, hidden 64, 2 layers, 4 heads / 2 kv heads, intermediate 172, tied embeddings)
-// and small (vocab 8192, hidden 768, 12 layers, 12 / 4 heads, intermediate 2048, untied: 98.6M params).
+// and small (vocab 8192, hidden 768, 12 layers, 12 / 4 heads, intermediate 2560, untied: 102,255,360 params).
 // Weights: N(0, init_std²) for matrices and embeddings; norm weights 1 + N(0, 0.1²) and biases N(0, init_std²)
 // (not HF's ones/zeros) so tests notice a norm or bias that is dropped. It does not train anything.
 #pragma once

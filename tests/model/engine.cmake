@@ -6,4 +6,6 @@ ecpo_test(test_model_engine
     ${CMAKE_CURRENT_LIST_DIR}/engine-config-test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine-sampler-test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine-forward-test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/engine-init-test.cpp
+    ${CMAKE_CURRENT_LIST_DIR}/engine-cli-test.cpp
   LIBS ecpo_model ecpo_util)

@@ -176,7 +176,7 @@ void register_model_commands(CLI::App& app) {
       const double n = static_cast<double>(r.ids.size());
       if (o->json) {
         nlohmann::json j = {{"ids", r.ids},
-                            {"text", r.text},
+                            {"text", utf8_sanitize(r.text)},
                             {"finish_reason", r.finish_reason},
                             {"prompt_tokens", r.prompt_tokens},
                             {"completion_tokens", r.ids.size()},
