@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <ctime>
+#include <functional>
 #include <unordered_set>
 
 #include "data/types.h"
@@ -120,6 +121,7 @@ IndexSummary build_dense(const fs::path& items_jsonl, const fs::path& out, const
   tw.commit();
   meta["dense"] = {{"encoder", encoder->name()}, {"dim", encoder->dim()}, {"vectors", "vectors.bin"},
                    {"titles", "titles.jsonl"}};
+  if (!o.encoder_source.empty()) meta["dense"]["encoder_source"] = o.encoder_source;
   if (kind == "dense-hnsw") {
     spdlog::info("building HNSW graph over {} items (M={}, ef_construction={})", index.size(), o.hnsw.m,
                  o.hnsw.ef_construction);
@@ -155,7 +157,50 @@ std::vector<std::string> read_titles(const fs::path& path, const std::vector<std
   return titles;
 }
 
+template <typename T>
+void take(const Config& c, const std::string& key, T& into) {
+  if (c.has(key)) into = c.get<T>(key);
+}
+
 }  // namespace
+
+IndexOptions index_options_from_config(const Config& config, const std::string& prefix) {
+  static const std::vector<std::string> known = {
+      "kind", "bm25", "bm25.weights", "bm25.weights.title", "bm25.weights.categories", "bm25.weights.description",
+      "dense", "dense.encoder", "dense.dim", "dense.batch_size", "hnsw", "hnsw.threshold", "hnsw.m",
+      "hnsw.ef_construction", "hnsw.ef_search", "hnsw.seed", "hnsw.threads"};
+  IndexOptions o;
+  const json* root = config.find(prefix);
+  if (!root) return o;
+  if (!root->is_object()) throw Error("config key '" + prefix + "' must be a mapping", "config");
+  // Reject typos ("hnsw.ef_serach") instead of silently using a default.
+  std::function<void(const json&, const std::string&)> walk = [&](const json& node, const std::string& path) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      std::string key = path.empty() ? it.key() : path + "." + it.key();
+      if (std::find(known.begin(), known.end(), key) == known.end())
+        throw Error("unknown config key '" + prefix + "." + key + "'", "config",
+                    "known keys: kind, bm25.weights.{title,categories,description}, dense.{encoder,dim,batch_size}, "
+                    "hnsw.{threshold,m,ef_construction,ef_search,seed,threads}");
+      if (it->is_object()) walk(*it, key);
+    }
+  };
+  walk(*root, "");
+  const std::string p = prefix + ".";
+  take(config, p + "kind", o.kind);
+  take(config, p + "bm25.weights.title", o.bm25_weights.title);
+  take(config, p + "bm25.weights.categories", o.bm25_weights.categories);
+  take(config, p + "bm25.weights.description", o.bm25_weights.description);
+  take(config, p + "dense.encoder", o.encoder);
+  take(config, p + "dense.dim", o.dim);
+  take(config, p + "dense.batch_size", o.batch_size);
+  take(config, p + "hnsw.threshold", o.hnsw_threshold);
+  take(config, p + "hnsw.m", o.hnsw.m);
+  take(config, p + "hnsw.ef_construction", o.hnsw.ef_construction);
+  take(config, p + "hnsw.ef_search", o.hnsw.ef_search);
+  take(config, p + "hnsw.seed", o.hnsw.seed);
+  take(config, p + "hnsw.threads", o.hnsw.threads);
+  return o;
+}
 
 std::shared_ptr<const Encoder> make_builtin_encoder(const std::string& name, std::size_t dim) {
   if (name == "hashing") return std::make_shared<HashingEncoder>(dim);
@@ -212,7 +257,10 @@ std::unique_ptr<Retriever> open_retriever(const fs::path& index_dir, const OpenO
   json meta = read_index_meta(index_dir);
   std::string kind = meta["kind"];
   std::string where = (index_dir / "index.json").string();
-  if (kind == "bm25") return std::make_unique<Bm25Retriever>(index_dir / "bm25.sqlite");
+  if (kind == "bm25") {
+    json bm25 = meta.value("bm25", json::object());
+    return std::make_unique<Bm25Retriever>(index_dir / bm25.value("file", "bm25.sqlite"));
+  }
 
   const json& dense = meta["dense"];
   std::string enc_name = dense.value("encoder", "");
@@ -223,7 +271,8 @@ std::unique_ptr<Retriever> open_retriever(const fs::path& index_dir, const OpenO
     encoder = make_builtin_encoder(enc_name);
     if (!encoder)
       throw Error("index was built with encoder '" + enc_name + "', which is not built in", where,
-                  "open it through the module that provides that encoder (e.g. the MiniLM encoder in model/)");
+                  "pass that encoder (loaded from " + dense.value("encoder_source", std::string("its model directory")) +
+                      ") to open_retriever");
   }
   fs::path vectors = index_dir / dense.value("vectors", "vectors.bin");
   if (kind == "dense-exact") {

@@ -5,7 +5,7 @@
 //   dense-hnsw:  vectors.bin, titles.jsonl, hnsw.bin (hnsw-index.h)
 // index.json: {format:"ecpo-retrieval-index", version:1, kind, items, created (UTC ISO-8601), source,
 //   build_seconds, bm25?:{file, tokenizer, weights:{title, categories, description}},
-//   dense?:{encoder, dim, vectors, titles, hnsw?:{file, m, ef_construction, ef_search, seed}}}
+//   dense?:{encoder, encoder_source?, dim, vectors, titles, hnsw?:{file, m, ef_construction, ef_search, seed}}}
 // Built-in encoders: "hashing" (HashingEncoder). Others (MiniLM from model/) are passed in by the caller.
 #pragma once
 #include <cstddef>
@@ -18,6 +18,7 @@
 #include "retrieval/bm25-index.h"
 #include "retrieval/hnsw-index.h"
 #include "retrieval/retriever.h"
+#include "util/config.h"
 
 namespace ecpo::retrieval {
 
@@ -29,7 +30,13 @@ struct IndexOptions {
   std::size_t hnsw_threshold = 20000;  // kind "dense": HNSW when items > threshold
   HnswParams hnsw;
   std::size_t batch_size = 256;    // texts per Encoder::encode call
+  std::string encoder_source;      // where a non-built-in encoder was loaded from (recorded in index.json)
 };
+
+// IndexOptions from a config section (defaults for absent keys; unknown keys under `prefix` are errors):
+//   <prefix>.kind, <prefix>.bm25.weights.{title,categories,description},
+//   <prefix>.dense.{encoder,dim,batch_size}, <prefix>.hnsw.{threshold,m,ef_construction,ef_search,seed,threads}
+IndexOptions index_options_from_config(const Config& config, const std::string& prefix = "retrieval");
 
 struct IndexSummary {
   std::string kind;

@@ -208,3 +208,41 @@ TEST(Cli, ErrorsAreOneLineWithAHint) {
   EXPECT_EQ(m.exit_code, 1);
   EXPECT_NE(m.out.find("items.jsonl"), std::string::npos) << m.out;
 }
+
+TEST(Index, OptionsFromConfigWithTypoDetection) {
+  auto cfg = ecpo::Config::parse(
+      "retrieval:\n  kind: dense\n  bm25:\n    weights: {title: 2.5, description: 0.5}\n"
+      "  dense: {encoder: hashing, dim: 128}\n  hnsw: {threshold: 10, m: 8, ef_search: 32, threads: 1}\n");
+  IndexOptions o = index_options_from_config(cfg);
+  EXPECT_EQ(o.kind, "dense");
+  EXPECT_EQ(o.bm25_weights.title, 2.5);
+  EXPECT_EQ(o.bm25_weights.categories, 1.0);  // default kept
+  EXPECT_EQ(o.bm25_weights.description, 0.5);
+  EXPECT_EQ(o.dim, 128u);
+  EXPECT_EQ(o.hnsw_threshold, 10u);
+  EXPECT_EQ(o.hnsw.m, 8u);
+  EXPECT_EQ(o.hnsw.ef_search, 32u);
+  EXPECT_EQ(o.hnsw.ef_construction, 200u);
+  EXPECT_EQ(index_options_from_config(ecpo::Config()).kind, "bm25");
+  auto typo = ecpo::Config::parse("retrieval:\n  hnsw: {ef_serach: 32}\n");
+  EXPECT_NE(error_of([&] { index_options_from_config(typo); }).find("retrieval.hnsw.ef_serach"), std::string::npos);
+}
+
+TEST(Cli, ConfigFileOverridesAndFlagsCombine) {
+  ecpo::test::TempDir dir;
+  auto items = write_items(dir).string();
+  ecpo::write_file_atomic(dir / "cfg.yaml", "retrieval:\n  kind: dense\n  dense: {dim: 64}\n  hnsw: {threads: 1}\n");
+  auto cfg = (dir / "cfg.yaml").string();
+  auto a = ecpo::test::run_ecpo("index build --items " + items + " --out " + (dir / "a").string() + " --config " + cfg +
+                                " retrieval.hnsw.threshold=0");
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  json ma = read_index_meta(dir / "a");
+  EXPECT_EQ(ma["kind"], "dense-hnsw");  // kind from the file, threshold from the override
+  EXPECT_EQ(ma["dense"]["dim"], 64);
+  auto b = ecpo::test::run_ecpo("index build --items " + items + " --out " + (dir / "b").string() + " --config " + cfg +
+                                " --dim 32 --kind dense-exact");
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  json mb = read_index_meta(dir / "b");
+  EXPECT_EQ(mb["kind"], "dense-exact");  // flags win over the file
+  EXPECT_EQ(mb["dense"]["dim"], 32);
+}

@@ -1,5 +1,6 @@
 // CLI verbs of the retrieval stage (see commands.h). Thin: flags → library call → summary.
 //   ecpo index build --data DIR | --items FILE --out DIR [--kind bm25|dense|dense-exact|dense-hnsw] ...
+//                    [--config FILE] [retrieval.KEY=VALUE]...   (flags given on the command line win)
 //   ecpo retrieve --index DIR --query TEXT [-k 5] [--json] [--ef-search N]
 #include <cstdio>
 #include <iostream>
@@ -7,6 +8,7 @@
 
 #include "retrieval/index.h"
 #include "tools/ecpo/commands.h"
+#include "util/config.h"
 #include "util/error.h"
 #include "util/jsonl.h"
 #include "util/table.h"
@@ -16,8 +18,12 @@ namespace ecpo::cli {
 namespace {
 
 struct BuildArgs {
-  std::string data, items, out, weights;
-  retrieval::IndexOptions opt;
+  std::string data, items, out, weights, config;
+  std::vector<std::string> overrides;
+  retrieval::IndexOptions opt;  // flag values; applied over the config only when given
+  struct Given {
+    CLI::Option *kind, *encoder, *dim, *threshold, *m, *efc, *efs, *threads;
+  } given{};
 };
 
 struct RetrieveArgs {
@@ -50,7 +56,19 @@ void run_build(const BuildArgs& a) {
     throw Error("give exactly one of --data DIR or --items FILE", "index build",
                 "--data DIR reads DIR/items.jsonl (written by 'ecpo data import')");
   std::filesystem::path items = a.items.empty() ? std::filesystem::path(a.data) / "items.jsonl" : std::filesystem::path(a.items);
-  retrieval::IndexOptions opt = a.opt;
+  Config cfg;
+  if (!a.config.empty()) cfg = Config::load(a.config);
+  cfg.set_overrides(a.overrides);
+  retrieval::IndexOptions opt = retrieval::index_options_from_config(cfg, "retrieval");
+  const auto& g = a.given;
+  if (g.kind->count()) opt.kind = a.opt.kind;
+  if (g.encoder->count()) opt.encoder = a.opt.encoder;
+  if (g.dim->count()) opt.dim = a.opt.dim;
+  if (g.threshold->count()) opt.hnsw_threshold = a.opt.hnsw_threshold;
+  if (g.m->count()) opt.hnsw.m = a.opt.hnsw.m;
+  if (g.efc->count()) opt.hnsw.ef_construction = a.opt.hnsw.ef_construction;
+  if (g.efs->count()) opt.hnsw.ef_search = a.opt.hnsw.ef_search;
+  if (g.threads->count()) opt.hnsw.threads = a.opt.hnsw.threads;
   if (!a.weights.empty()) opt.bm25_weights = parse_weights(a.weights);
   auto s = retrieval::build_index(items, a.out, opt);
   std::printf("indexed %zu items from %s\n", s.items, items.string().c_str());
@@ -93,18 +111,25 @@ void register_retrieval_commands(CLI::App& app) {
   build->add_option("--data", b->data, "data directory holding items.jsonl");
   build->add_option("--items", b->items, "items file (instead of --data)");
   build->add_option("--out", b->out, "index directory to write")->required();
-  build->add_option("--kind", b->opt.kind, "bm25 | dense (HNSW above --hnsw-threshold items) | dense-exact | dense-hnsw")
-      ->capture_default_str();
-  build->add_option("--encoder", b->opt.encoder, "dense encoder (built in: hashing)")->capture_default_str();
-  build->add_option("--dim", b->opt.dim, "dimension of the hashing encoder")->capture_default_str();
+  build->add_option("--config", b->config, "YAML config; its 'retrieval' section sets the defaults below");
+  build->add_option("overrides", b->overrides, "config overrides, e.g. retrieval.hnsw.m=32");
+  auto& g = b->given;
+  g.kind = build->add_option("--kind", b->opt.kind,
+                             "bm25 | dense (HNSW above --hnsw-threshold items) | dense-exact | dense-hnsw")
+               ->capture_default_str();
+  g.encoder = build->add_option("--encoder", b->opt.encoder, "dense encoder (built in: hashing)")->capture_default_str();
+  g.dim = build->add_option("--dim", b->opt.dim, "dimension of the hashing encoder")->capture_default_str();
   build->add_option("--bm25-weights", b->weights, "bm25 column weights title,categories,description (default 1,1,1)");
-  build->add_option("--hnsw-threshold", b->opt.hnsw_threshold, "kind dense: use HNSW when items > N")
-      ->capture_default_str();
-  build->add_option("--hnsw-m", b->opt.hnsw.m, "HNSW graph degree M")->capture_default_str();
-  build->add_option("--ef-construction", b->opt.hnsw.ef_construction, "HNSW ef_construction")->capture_default_str();
-  build->add_option("--ef-search", b->opt.hnsw.ef_search, "HNSW ef_search stored in the index")->capture_default_str();
-  build->add_option("--threads", b->opt.hnsw.threads, "HNSW insertion threads (0 = all cores, 1 = reproducible graph)")
-      ->capture_default_str();
+  g.threshold = build->add_option("--hnsw-threshold", b->opt.hnsw_threshold, "kind dense: use HNSW when items > N")
+                    ->capture_default_str();
+  g.m = build->add_option("--hnsw-m", b->opt.hnsw.m, "HNSW graph degree M")->capture_default_str();
+  g.efc = build->add_option("--ef-construction", b->opt.hnsw.ef_construction, "HNSW ef_construction")
+              ->capture_default_str();
+  g.efs = build->add_option("--ef-search", b->opt.hnsw.ef_search, "HNSW ef_search stored in the index")
+              ->capture_default_str();
+  g.threads = build->add_option("--threads", b->opt.hnsw.threads,
+                                "HNSW insertion threads (0 = all cores, 1 = reproducible graph)")
+                  ->capture_default_str();
   build->callback([b] { run_build(*b); });
 
   auto r = std::make_shared<RetrieveArgs>();
