@@ -131,7 +131,22 @@ Templates load_templates(const fs::path& path, const std::string& domain) {
     t.mixed_titles = string_list(rv, "mixed_titles", t.origin, true);
     t.neg_titles = string_list(rv, "negative_titles", t.origin, true);
   }
-  // Keys used in templates must resolve; checked lazily in fill() with the template named.
+  // Every placeholder must resolve, so a typo fails at load rather than on some seeds only.
+  auto check = [&](const std::vector<std::string>& templates) {
+    for (const std::string& tmpl : templates)
+      for (std::size_t i = tmpl.find('{'); i != std::string::npos; i = tmpl.find('{', i + 1)) {
+        std::size_t close = tmpl.find('}', i);
+        if (close == std::string::npos) throw Error("unclosed '{' in template \"" + tmpl + "\"", t.origin);
+        std::string key = tmpl.substr(i + 1, close - i - 1);
+        if (key == "title" || key == "category" || key == "kind") continue;
+        while (!key.empty() && std::isdigit(static_cast<unsigned char>(key.back()))) key.pop_back();
+        if (!t.lists.count(key))
+          throw Error("template placeholder {" + tmpl.substr(i + 1, close - i - 1) + "} names no word list",
+                      t.origin, "add words." + key + " to the template file");
+      }
+  };
+  for (const auto* list : {&t.titles, &t.descriptions, &t.stores, &t.pos_texts, &t.mixed_texts, &t.neg_texts})
+    check(*list);
   return t;
 }
 
