@@ -3,3 +3,6 @@
 ecpo_test(ecpo_model_serve_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/serve-test.cpp
   LIBS ecpo_model PkgConfig::HTTPLIB)
+ecpo_test(ecpo_model_encoder_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/encoder-test.cpp
+  LIBS ecpo_model)
