@@ -39,7 +39,7 @@ std::string error_of(const std::function<void()>& f) {
 
 }  // namespace
 
-TEST(Index, BuildsAndOpensEveryKind) {
+TEST(RetrievalIndex, BuildsAndOpensEveryKind) {
   ecpo::test::TempDir dir;
   auto items = write_items(dir);
   for (std::string kind : {"bm25", "dense", "dense-exact", "dense-hnsw"}) {
@@ -78,7 +78,7 @@ TEST(Index, BuildsAndOpensEveryKind) {
   }
 }
 
-TEST(Index, DenseKindSwitchesToHnswAboveTheThreshold) {
+TEST(RetrievalIndex, DenseKindSwitchesToHnswAboveTheThreshold) {
   ecpo::test::TempDir dir;
   auto items = write_items(dir);
   IndexOptions o;
@@ -92,7 +92,7 @@ TEST(Index, DenseKindSwitchesToHnswAboveTheThreshold) {
   EXPECT_EQ(open_retriever(dir / "idx", oo)->kind(), "dense-hnsw");
 }
 
-TEST(Index, BadInputsGiveLocatedErrors) {
+TEST(RetrievalIndex, BadInputsGiveLocatedErrors) {
   ecpo::test::TempDir dir;
   IndexOptions o;
   EXPECT_NE(error_of([&] { build_index(dir / "none.jsonl", dir / "i", o); }).find("none.jsonl"), std::string::npos);
@@ -118,7 +118,7 @@ TEST(Index, BadInputsGiveLocatedErrors) {
   EXPECT_FALSE(std::filesystem::exists(dir / "i" / "index.json"));  // failed builds leave no index.json
 }
 
-TEST(Index, OpeningAMissingOrForeignIndexSaysHowToBuildOne) {
+TEST(RetrievalIndex, OpeningAMissingOrForeignIndexSaysHowToBuildOne) {
   ecpo::test::TempDir dir;
   EXPECT_NE(error_of([&] { open_retriever(dir / "nope"); }).find("ecpo index build"), std::string::npos);
   std::filesystem::create_directories(dir / "empty");
@@ -138,7 +138,7 @@ TEST(Index, OpeningAMissingOrForeignIndexSaysHowToBuildOne) {
   EXPECT_NE(error_of([&] { open_retriever(dir / "d"); }).find("vectors"), std::string::npos);
 }
 
-TEST(Cli, IndexBuildThenRetrieveJson) {
+TEST(RetrievalCli, IndexBuildThenRetrieveJson) {
   ecpo::test::TempDir dir;
   write_items(dir);
   auto data = (dir / "data").string(), idx = (dir / "idx").string();
@@ -170,7 +170,7 @@ TEST(Cli, IndexBuildThenRetrieveJson) {
   EXPECT_EQ(none.out, "");
 }
 
-TEST(Cli, DenseIndexEndToEnd) {
+TEST(RetrievalCli, DenseIndexEndToEnd) {
   ecpo::test::TempDir dir;
   auto items = write_items(dir);
   auto idx = (dir / "dense").string();
@@ -187,7 +187,7 @@ TEST(Cli, DenseIndexEndToEnd) {
   EXPECT_EQ(row["rank"], 1);
 }
 
-TEST(Cli, ErrorsAreOneLineWithAHint) {
+TEST(RetrievalCli, ErrorsAreOneLineWithAHint) {
   ecpo::test::TempDir dir;
   auto r = ecpo::test::run_ecpo("retrieve --index " + (dir / "missing").string() + " --query x");
   EXPECT_EQ(r.exit_code, 1);
@@ -209,7 +209,7 @@ TEST(Cli, ErrorsAreOneLineWithAHint) {
   EXPECT_NE(m.out.find("items.jsonl"), std::string::npos) << m.out;
 }
 
-TEST(Index, OptionsFromConfigWithTypoDetection) {
+TEST(RetrievalIndex, OptionsFromConfigWithTypoDetection) {
   auto cfg = ecpo::Config::parse(
       "retrieval:\n  kind: dense\n  bm25:\n    weights: {title: 2.5, description: 0.5}\n"
       "  dense: {encoder: hashing, dim: 128}\n  hnsw: {threshold: 10, m: 8, ef_search: 32, threads: 1}\n");
@@ -228,7 +228,7 @@ TEST(Index, OptionsFromConfigWithTypoDetection) {
   EXPECT_NE(error_of([&] { index_options_from_config(typo); }).find("retrieval.hnsw.ef_serach"), std::string::npos);
 }
 
-TEST(Cli, ConfigFileOverridesAndFlagsCombine) {
+TEST(RetrievalCli, ConfigFileOverridesAndFlagsCombine) {
   ecpo::test::TempDir dir;
   auto items = write_items(dir).string();
   ecpo::write_file_atomic(dir / "cfg.yaml", "retrieval:\n  kind: dense\n  dense: {dim: 64}\n  hnsw: {threads: 1}\n");
@@ -245,4 +245,33 @@ TEST(Cli, ConfigFileOverridesAndFlagsCombine) {
   json mb = read_index_meta(dir / "b");
   EXPECT_EQ(mb["kind"], "dense-exact");  // flags win over the file
   EXPECT_EQ(mb["dense"]["dim"], 32);
+}
+
+TEST(RetrievalIndex, RealAmazonItemsAreFoundByTheirOwnTitles) {
+  ECPO_REQUIRE_SHARED("amazon2023_raw_sample");
+  ecpo::test::TempDir dir;
+  auto raw = ecpo::test::shared_data() / "amazon2023_raw_sample";
+  auto imp = ecpo::test::run_ecpo("data import --source amazon2023 --reviews " + (raw / "Video_Games.jsonl").string() +
+                                  " --meta " + (raw / "meta_Video_Games.jsonl").string() + " --out " +
+                                  (dir / "data").string());
+  ASSERT_EQ(imp.exit_code, 0) << imp.out;
+  std::vector<std::pair<std::string, std::string>> items;  // (id, title)
+  ecpo::JsonlReader reader(dir / "data" / "items.jsonl");
+  json j;
+  while (reader.next(j))
+    if (!j["title"].get<std::string>().empty()) items.emplace_back(j["item_id"], j["title"]);
+  ASSERT_GT(items.size(), 50u);
+  for (std::string kind : {"bm25", "dense-exact"}) {
+    IndexOptions o;
+    o.kind = kind;
+    build_index(dir / "data" / "items.jsonl", dir / kind, o);
+    auto r = open_retriever(dir / kind);
+    std::size_t self = 0;
+    for (const auto& [id, title] : items) {
+      auto hits = r->search(title, 1);
+      // Success: the item itself, or an item with the very same title (real catalogues repeat titles).
+      if (!hits.empty() && (hits[0].item_id == id || hits[0].title == title)) ++self;
+    }
+    EXPECT_GE(double(self) / double(items.size()), 0.95) << kind << ": " << self << "/" << items.size();
+  }
 }
