@@ -275,3 +275,36 @@ TEST(RetrievalIndex, RealAmazonItemsAreFoundByTheirOwnTitles) {
     EXPECT_GE(double(self) / double(items.size()), 0.95) << kind << ": " << self << "/" << items.size();
   }
 }
+
+TEST(RetrievalCli, BertEncoderIndexFindsAnIdenticalText) {
+  // The tiny random BERT of tests/assets/model/encoder (80-word vocabulary, max 16 tokens) carries no meaning,
+  // but a query equal to an item's indexed text ("title | categories") encodes to that item's exact vector,
+  // so that item must come first with cosine 1.
+  ecpo::test::TempDir dir;
+  auto model = std::filesystem::path(ECPO_TEST_ASSETS) / "model" / "encoder" / "tiny-bert";
+  auto items = write_items(dir,
+                           "{\"item_id\":\"T1\",\"title\":\"dark mystery novel\",\"categories\":[\"books\"]}\n"
+                           "{\"item_id\":\"T2\",\"title\":\"fun dog game\",\"categories\":[\"games\"]}\n"
+                           "{\"item_id\":\"T3\",\"title\":\"science fiction movie\",\"categories\":[\"movies\"]}\n"
+                           "{\"item_id\":\"T4\",\"title\":\"the cat sat on my mat\",\"categories\":[\"books\"]}\n");
+  auto idx = (dir / "bert").string();
+  auto b = ecpo::test::run_ecpo("index build --items " + items.string() + " --out " + idx +
+                                " --kind dense --encoder bert --encoder-model " + model.string());
+  ASSERT_EQ(b.exit_code, 0) << b.out;
+  json meta = read_index_meta(idx);
+  EXPECT_EQ(meta["dense"]["encoder"], "bert:tiny-bert");
+  EXPECT_EQ(meta["dense"]["encoder_source"], model.lexically_normal().string());
+  auto r = ecpo::test::run_ecpo("retrieve --index " + idx + " --query 'science fiction movie | movies' -k 4 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  std::istringstream lines(r.out);
+  std::vector<json> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(json::parse(line));
+  ASSERT_EQ(rows.size(), 4u) << r.out;
+  EXPECT_EQ(rows[0]["item_id"], "T3");
+  EXPECT_NEAR(rows[0]["score"].get<double>(), 1.0, 1e-5);
+  EXPECT_LT(rows[1]["score"].get<double>(), 0.9999);
+  // Without the model directory the hashing fallback cannot open it: the error names the encoder.
+  auto bad = ecpo::test::run_ecpo("index build --items " + items.string() + " --out " + idx + "-x --kind dense --encoder bert");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.out.find("--encoder-model"), std::string::npos) << bad.out;
+}

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <memory>
 
+#include "model/bert-encoder.h"
 #include "retrieval/index.h"
 #include "tools/ecpo/commands.h"
 #include "util/config.h"
@@ -18,7 +19,7 @@ namespace ecpo::cli {
 namespace {
 
 struct BuildArgs {
-  std::string data, items, out, weights, config;
+  std::string data, items, out, weights, config, encoder_model;
   std::vector<std::string> overrides;
   retrieval::IndexOptions opt;  // flag values; applied over the config only when given
   struct Given {
@@ -27,7 +28,7 @@ struct BuildArgs {
 };
 
 struct RetrieveArgs {
-  std::string index, query;
+  std::string index, query, encoder_model;
   std::size_t k = 5, ef_search = 0;
   bool json = false;
 };
@@ -51,6 +52,11 @@ retrieval::Bm25Weights parse_weights(const std::string& s) {
   return {w[0], w[1], w[2]};
 }
 
+// Loads the BERT / MiniLM encoder (model/) from a sentence-transformers directory.
+std::shared_ptr<const retrieval::Encoder> load_model_encoder(const std::string& dir) {
+  return std::shared_ptr<const retrieval::Encoder>(model::load_bert_encoder(dir));
+}
+
 void run_build(const BuildArgs& a) {
   if (a.data.empty() == a.items.empty())
     throw Error("give exactly one of --data DIR or --items FILE", "index build",
@@ -70,7 +76,15 @@ void run_build(const BuildArgs& a) {
   if (g.efs->count()) opt.hnsw.ef_search = a.opt.hnsw.ef_search;
   if (g.threads->count()) opt.hnsw.threads = a.opt.hnsw.threads;
   if (!a.weights.empty()) opt.bm25_weights = parse_weights(a.weights);
-  auto s = retrieval::build_index(items, a.out, opt);
+  std::shared_ptr<const retrieval::Encoder> encoder;
+  if (opt.kind != "bm25" && (opt.encoder == "bert" || opt.encoder == "minilm")) {
+    if (a.encoder_model.empty())
+      throw Error("--encoder " + opt.encoder + " needs --encoder-model DIR", "index build",
+                  "point it at a sentence-transformers directory (config.json, model.safetensors, vocab.txt)");
+    encoder = load_model_encoder(a.encoder_model);
+    opt.encoder_source = std::filesystem::absolute(a.encoder_model).lexically_normal().string();
+  }
+  auto s = retrieval::build_index(items, a.out, opt, encoder);
   std::printf("indexed %zu items from %s\n", s.items, items.string().c_str());
   std::printf("kind: %s%s\n", s.kind.c_str(), s.encoder.empty() ? "" : (" (encoder " + s.encoder + ")").c_str());
   std::printf("index: %s\n", s.dir.string().c_str());
@@ -80,7 +94,18 @@ void run_build(const BuildArgs& a) {
 void run_retrieve(const RetrieveArgs& a) {
   retrieval::OpenOptions oo;
   oo.ef_search = a.ef_search;
-  auto r = retrieval::open_retriever(a.index, oo);
+  std::shared_ptr<const retrieval::Encoder> encoder;
+  json meta = retrieval::read_index_meta(a.index);
+  if (meta["kind"] != "bm25") {
+    std::string name = meta["dense"].value("encoder", "");
+    if (starts_with(name, "bert:")) {
+      std::string dir = a.encoder_model.empty() ? meta["dense"].value("encoder_source", "") : a.encoder_model;
+      if (dir.empty())
+        throw Error("index was built with encoder '" + name + "'", a.index, "pass --encoder-model DIR");
+      encoder = load_model_encoder(dir);
+    }
+  }
+  auto r = retrieval::open_retriever(a.index, oo, encoder);
   auto hits = r->search(a.query, a.k);
   if (a.json) {
     for (const auto& h : hits)
@@ -117,7 +142,10 @@ void register_retrieval_commands(CLI::App& app) {
   g.kind = build->add_option("--kind", b->opt.kind,
                              "bm25 | dense (HNSW above --hnsw-threshold items) | dense-exact | dense-hnsw")
                ->capture_default_str();
-  g.encoder = build->add_option("--encoder", b->opt.encoder, "dense encoder (built in: hashing)")->capture_default_str();
+  g.encoder = build->add_option("--encoder", b->opt.encoder,
+                                "dense encoder: hashing (built in) or bert (MiniLM-style model, see --encoder-model)")
+                  ->capture_default_str();
+  build->add_option("--encoder-model", b->encoder_model, "--encoder bert: sentence-transformers directory");
   g.dim = build->add_option("--dim", b->opt.dim, "dimension of the hashing encoder")->capture_default_str();
   build->add_option("--bm25-weights", b->weights, "bm25 column weights title,categories,description (default 1,1,1)");
   g.threshold = build->add_option("--hnsw-threshold", b->opt.hnsw_threshold, "kind dense: use HNSW when items > N")
@@ -140,6 +168,8 @@ void register_retrieval_commands(CLI::App& app) {
   ret->add_option("-k", r->k, "number of items")->capture_default_str();
   ret->add_flag("--json", r->json, "one JSON object per hit: {rank (1-based), item_id, score, title}");
   ret->add_option("--ef-search", r->ef_search, "HNSW: override the stored ef_search (0 = stored)");
+  ret->add_option("--encoder-model", r->encoder_model,
+                  "bert indexes: model directory (default: the one recorded in index.json)");
   ret->callback([r] { run_retrieve(*r); });
 }
 
