@@ -160,6 +160,10 @@ json completion_json(const std::string& id, const std::string& model_id, std::in
 
 namespace {
 
+// Invalid UTF-8 from a model (a reply cut inside a multi-byte character) is sent as U+FFFD, never a throw.
+std::string dump_json(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string sse(const json& j) { return "data: " + dump_json(j) + "\n\n"; }
+
 json chunk_json(const std::string& id, const std::string& model_id, std::int64_t created, const json& delta,
                 const json& finish_reason) {
   return {{"id", id},
@@ -169,11 +173,9 @@ json chunk_json(const std::string& id, const std::string& model_id, std::int64_t
           {"choices", json::array({{{"index", 0}, {"delta", delta}, {"finish_reason", finish_reason}}})}};
 }
 
-std::string sse(const json& j) { return "data: " + j.dump() + "\n\n"; }
-
 void reply_json(httplib::Response& res, int status, const json& j) {
   res.status = status;
-  res.set_content(j.dump(), "application/json");
+  res.set_content(dump_json(j), "application/json");
 }
 
 RequestError from_chat_error(const llm::ChatError& e) {

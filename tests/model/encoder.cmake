@@ -6,3 +6,6 @@ ecpo_test(ecpo_model_serve_test
 ecpo_test(ecpo_model_encoder_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/encoder-test.cpp
   LIBS ecpo_model)
+ecpo_test(ecpo_model_local_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/encoder-local-test.cpp
+  LIBS ecpo_model PkgConfig::HTTPLIB)

@@ -28,6 +28,11 @@ class ScriptedChatModel : public ecpo::llm::ChatModel {
     if (!messages.empty() && messages.back().content == "please fail")
       throw ecpo::llm::ChatError(ecpo::llm::FailureKind::other, "scripted failure");
     ChatResult r;
+    if (messages.back().content == "cut utf8") {  // a reply cut inside a multi-byte character
+      r.text = "caf\xC3";
+      r.finish_reason = "length";
+      return r;
+    }
     std::string text(messages.back().content.rbegin(), messages.back().content.rend());
     r.finish_reason = "stop";
     if (static_cast<int>(text.size()) > params.max_tokens) {
@@ -164,6 +169,17 @@ TEST_F(ServeTest, BadRequestsGiveOpenAIErrors) {
 
 TEST_F(ServeTest, ModelFailureIs500) {
   expect_error(post(json{{"messages", {{{"role", "user"}, {"content", "please fail"}}}}}), 500, "scripted failure");
+}
+
+TEST_F(ServeTest, InvalidUtf8FromTheModelIsReplaced) {
+  auto r = post(json{{"messages", {{{"role", "user"}, {"content", "cut utf8"}}}}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["choices"][0]["message"]["content"], "caf\xEF\xBF\xBD");
+  auto s = post(json{{"messages", {{{"role", "user"}, {"content", "cut utf8"}}}}, {"stream", true}});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->status, 200);
+  EXPECT_NE(s->body.find("caf\xEF\xBF\xBD"), std::string::npos) << s->body;
 }
 
 TEST_F(ServeTest, ModelsAndHealth) {

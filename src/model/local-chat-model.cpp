@@ -1,0 +1,134 @@
+// The `local` ChatModel (see local-chat-model.h): tokenizer + chat template + CausalLM generation under one
+// mutex. Torch-free itself: the engine's CausalLM hides libtorch behind its PIMPL.
+#include "model/local-chat-model.h"
+
+#include <chrono>
+#include <mutex>
+#include <random>
+
+#include "model/chat-template.h"
+#include "model/llama.h"
+#include "model/tokenizer.h"
+#include "util/error.h"
+#include "util/fs.h"
+#include "util/text.h"
+
+namespace ecpo::model {
+
+namespace fs = std::filesystem;
+
+struct LocalChatModel::Impl {
+  LocalModelOptions options;
+  std::unique_ptr<CausalLM> lm;
+  std::unique_ptr<Tokenizer> tokenizer;
+  ChatTemplate chat_template = ChatTemplate::named("chatml");
+  std::vector<int> stop_ids;  // the template's end-of-turn tokens that exist in the vocabulary
+  std::string name;
+  std::mutex mu;  // one generation at a time (CausalLM is not thread-safe)
+  std::random_device entropy;
+
+  std::vector<int> prompt_ids(const std::vector<llm::Message>& messages) const {
+    ChatTokens t = chat_template.render_ids(*tokenizer, messages, /*add_generation_prompt=*/true);
+    return std::vector<int>(t.ids.begin(), t.ids.end());
+  }
+};
+
+LocalChatModel::LocalChatModel() : impl_(std::make_unique<Impl>()) {}
+LocalChatModel::~LocalChatModel() = default;
+
+std::unique_ptr<LocalChatModel> LocalChatModel::load(const LocalModelOptions& options) {
+  require_exists(options.model_dir, "model directory", "pass a Hugging Face model directory (config.json, *.safetensors, tokenizer)");
+  require_exists(options.model_dir / "config.json", "config.json", "a Hugging Face model directory holds config.json");
+  if (!options.adapter_dir.empty())
+    throw Error("LoRA adapters arrive with the training issue; the local backend cannot load '" +
+                    options.adapter_dir.string() + "' yet",
+                "--adapter", "merge the adapter into the base weights offline, or serve without --adapter");
+  std::unique_ptr<LocalChatModel> m(new LocalChatModel());
+  Impl& d = *m->impl_;
+  d.options = options;
+  d.tokenizer = load_tokenizer(options.model_dir);
+  if (!options.chat_template.empty()) {
+    d.chat_template = ChatTemplate::named(options.chat_template);
+  } else if (d.tokenizer->token_to_id("<|start_header_id|>")) {
+    d.chat_template = ChatTemplate::named("llama3");
+  } else {
+    d.chat_template = ChatTemplate::named("chatml");
+  }
+  for (const std::string& s : d.chat_template.stop_tokens())
+    if (auto id = d.tokenizer->token_to_id(s)) d.stop_ids.push_back(*id);
+
+  ModelOptions mo;
+  mo.dtype = options.dtype;
+  mo.threads = options.threads;
+  d.lm = CausalLM::load(options.model_dir, mo);
+  if (static_cast<std::int64_t>(d.tokenizer->vocab_size()) > d.lm->config().vocab_size)
+    throw Error("the tokenizer has " + std::to_string(d.tokenizer->vocab_size()) + " tokens but config.json vocab_size is " +
+                    std::to_string(d.lm->config().vocab_size),
+                error_location((options.model_dir / "config.json").string()),
+                "tokenizer and weights come from different models?");
+
+  if (!options.model_name.empty()) {
+    d.name = options.model_name;
+  } else {
+    fs::path dir = options.model_dir;
+    if (dir.filename().empty()) dir = dir.parent_path();
+    d.name = dir.filename().string();
+  }
+  return m;
+}
+
+llm::ChatResult LocalChatModel::chat(const std::vector<llm::Message>& messages, const llm::ChatParams& params) {
+  Impl& d = *impl_;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<int> prompt;
+  try {
+    prompt = d.prompt_ids(messages);
+  } catch (const Error& e) {  // e.g. an unknown role
+    throw llm::ChatError(llm::FailureKind::other, std::string("cannot render the prompt: ") + e.what());
+  }
+  if (static_cast<std::int64_t>(prompt.size()) >= d.lm->config().max_position_embeddings)
+    throw llm::ChatError(llm::FailureKind::other,
+                         "the prompt has " + std::to_string(prompt.size()) + " tokens; the model's context is " +
+                             std::to_string(d.lm->config().max_position_embeddings));
+
+  GenerateParams g;
+  g.max_tokens = std::max(1, params.max_tokens);
+  g.temperature = params.temperature;
+  g.top_p = params.top_p;
+  g.stop_ids = d.stop_ids;
+  g.stop_strings = params.stop;
+  g.stop_at_eos = true;
+  const Tokenizer& tok = *d.tokenizer;
+  TokenDecoder decode = [&tok](const std::vector<int>& ids) {
+    return tok.decode(std::vector<TokenId>(ids.begin(), ids.end()), /*skip_special=*/true);
+  };
+
+  GenerateResult r;
+  {
+    std::lock_guard lock(d.mu);
+    g.seed = params.seed ? *params.seed : (static_cast<std::uint64_t>(d.entropy()) << 32 | d.entropy());
+    try {
+      r = d.lm->generate(prompt, g, decode);
+    } catch (const Error& e) {
+      throw llm::ChatError(llm::FailureKind::other, std::string("local generation failed: ") + e.what());
+    }
+  }
+  llm::ChatResult out;
+  // A reply cut by max_tokens can end inside a multi-byte character: repair to valid UTF-8 (U+FFFD).
+  out.text = utf8_sanitize(r.text);
+  out.finish_reason = r.finish_reason;
+  out.usage.prompt_tokens = static_cast<std::int64_t>(prompt.size());
+  out.usage.completion_tokens = static_cast<std::int64_t>(r.ids.size());
+  out.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return out;
+}
+
+std::string LocalChatModel::model_name() const { return impl_->name; }
+const std::string& LocalChatModel::template_name() const { return impl_->chat_template.name(); }
+std::int64_t LocalChatModel::context_length() const { return impl_->lm->config().max_position_embeddings; }
+
+std::size_t LocalChatModel::count_prompt_tokens(const std::vector<llm::Message>& messages) const {
+  return impl_->prompt_ids(messages).size();
+}
+
+}  // namespace ecpo::model
