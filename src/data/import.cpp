@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "data/json-text.h"
 #include "data/raw-fields.h"
 #include "data/types.h"
 #include "util/fs.h"
@@ -185,11 +186,13 @@ ImportStats import_raw(const ImportOptions& o) {
   for (const auto& p : o.meta) require_exists(p, "meta file", "check --meta (plain or .gz)");
 
   ImportStats st;
+  constexpr std::uint64_t kMaxWarnings = 20;
   const BadLinePolicy policy = o.strict ? BadLinePolicy::fail : BadLinePolicy::skip;
   auto report = [&](const Error& e) {
     ++st.bad_lines;
     if (o.on_bad) o.on_bad(e);
-    else spdlog::warn("skipped {}", e.what());
+    else if (st.bad_lines <= kMaxWarnings) spdlog::warn("skipped {}", e.what());
+    else if (st.bad_lines == kMaxWarnings + 1) spdlog::warn("further bad lines are counted but not shown");
   };
   auto bad_record = [&](const std::string& what, const std::string& where) {
     Error e(what, where, o.strict ? "fix or remove the record, or run without --strict to skip it" : "");
@@ -301,21 +304,31 @@ ImportStats import_raw(const ImportOptions& o) {
   for (std::uint32_t i : item_order) items_out.write(to_json(*catalogue[i]));
   st.items = item_order.size();
 
+  std::string line;  // users.jsonl rows are written as text: same bytes as to_json(User), no DOM per review
   for (std::size_t k = 0; k < order.size();) {
     const std::uint32_t u = reviews[order[k]].user;
-    json rows = json::array();
-    for (; k < order.size() && reviews[order[k]].user == u; ++k) {
+    line.clear();
+    line += "{\"reviews\":[";
+    for (bool first = true; k < order.size() && reviews[order[k]].user == u; ++k, first = false) {
       const CompactReview& cr = reviews[order[k]];
-      Review rv;
-      rv.item_id = items.name(cr.item);
-      rv.rating = cr.rating;
-      rv.title = std::string(text.get(cr.title));
-      rv.text = std::string(text.get(cr.text));
-      rv.timestamp = cr.timestamp;
-      rows.push_back(to_json(rv));
+      if (!first) line += ',';
+      line += "{\"item_id\":";
+      append_json_string(line, items.name(cr.item));
+      line += ",\"rating\":";
+      append_json_double(line, cr.rating);
+      line += ",\"text\":";
+      append_json_string(line, text.get(cr.text));
+      line += ",\"timestamp\":";
+      append_json_int(line, cr.timestamp);
+      line += ",\"title\":";
+      append_json_string(line, text.get(cr.title));
+      line += '}';
       ++st.reviews;
     }
-    users_out.write(json{{"user_id", users.name(u)}, {"reviews", std::move(rows)}});
+    line += "],\"user_id\":";
+    append_json_string(line, users.name(u));
+    line += '}';
+    users_out.write_line(line);
     ++st.users;
   }
 

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/json-text.h"
 #include "data/raw-fields.h"
 #include "data/rng.h"
 #include "util/config.h"
@@ -348,6 +349,7 @@ SynthResult synthesize(const SynthOptions& o) {
   std::unordered_set<std::string> user_ids, review_ids, child_ids;
   std::unordered_set<std::size_t> picked;
   std::vector<std::size_t> chosen;
+  std::string line;
   for (std::size_t u = 0; u < o.users; ++u) {
     const std::string user_id = yelp ? unique_id(id_rng, user_ids, kBase64Url, 22, "")
                                      : unique_id(id_rng, user_ids, kUpper32, 27, "A");
@@ -375,34 +377,57 @@ SynthResult synthesize(const SynthOptions& o) {
       std::string text = capitalize(fill(texts[first], ctx, t, rng));
       if (texts.size() > 1 && rng.chance(0.4))  // a second, different sentence
         text += " " + capitalize(fill(texts[(first + 1 + rng.below(texts.size() - 1)) % texts.size()], ctx, t, rng));
+      line.clear();  // review lines are written as text (key order of the raw dumps), no DOM per review
       if (yelp) {
-        std::int64_t sec_ts = ts / 1000 * 1000;
-        ojson j;
-        j["review_id"] = unique_id(rng, review_ids, kBase64Url, 22, "");
-        j["user_id"] = user_id;
-        j["business_id"] = item.id;
-        j["stars"] = static_cast<double>(stars);
-        j["useful"] = rng.below(4) == 0 ? rng.between(1, 12) : 0;
-        j["funny"] = rng.below(8) == 0 ? rng.between(1, 5) : 0;
-        j["cool"] = rng.below(6) == 0 ? rng.between(1, 6) : 0;
-        j["text"] = text;
-        j["date"] = format_utc_datetime(sec_ts);
-        reviews.write_line(j.dump());
+        const std::string review_id = unique_id(rng, review_ids, kBase64Url, 22, "");
+        const std::int64_t useful = rng.below(4) == 0 ? rng.between(1, 12) : 0;
+        const std::int64_t funny = rng.below(8) == 0 ? rng.between(1, 5) : 0;
+        const std::int64_t cool = rng.below(6) == 0 ? rng.between(1, 6) : 0;
+        line += "{\"review_id\":";
+        append_json_string(line, review_id);
+        line += ",\"user_id\":";
+        append_json_string(line, user_id);
+        line += ",\"business_id\":";
+        append_json_string(line, item.id);
+        line += ",\"stars\":";
+        append_json_double(line, stars);
+        line += ",\"useful\":";
+        append_json_int(line, useful);
+        line += ",\"funny\":";
+        append_json_int(line, funny);
+        line += ",\"cool\":";
+        append_json_int(line, cool);
+        line += ",\"text\":";
+        append_json_string(line, text);
+        line += ",\"date\":";
+        append_json_string(line, format_utc_datetime(ts / 1000 * 1000));
+        line += '}';
       } else {
         const auto& titles = stars >= 4 ? t.pos_titles : stars == 3 ? t.mixed_titles : t.neg_titles;
-        ojson j;
-        j["rating"] = static_cast<double>(stars);
-        j["title"] = rng.pick(titles);
-        j["text"] = text;
-        j["images"] = ojson::array();
-        j["asin"] = rng.chance(t.child_asin_rate) ? unique_id(rng, child_ids, kUpperDigits, 8, "B0") : item.id;
-        j["parent_asin"] = item.id;
-        j["user_id"] = user_id;
-        j["timestamp"] = ts;
-        j["helpful_vote"] = rng.below(5) == 0 ? rng.between(1, 40) : 0;
-        j["verified_purchase"] = rng.chance(0.85);
-        reviews.write_line(j.dump());
+        const std::string& title = rng.pick(titles);
+        const std::string asin =
+            rng.chance(t.child_asin_rate) ? unique_id(rng, child_ids, kUpperDigits, 8, "B0") : item.id;
+        const std::int64_t helpful = rng.below(5) == 0 ? rng.between(1, 40) : 0;
+        const bool verified = rng.chance(0.85);
+        line += "{\"rating\":";
+        append_json_double(line, stars);
+        line += ",\"title\":";
+        append_json_string(line, title);
+        line += ",\"text\":";
+        append_json_string(line, text);
+        line += ",\"images\":[],\"asin\":";
+        append_json_string(line, asin);
+        line += ",\"parent_asin\":";
+        append_json_string(line, item.id);
+        line += ",\"user_id\":";
+        append_json_string(line, user_id);
+        line += ",\"timestamp\":";
+        append_json_int(line, ts);
+        line += ",\"helpful_vote\":";
+        append_json_int(line, helpful);
+        line += verified ? ",\"verified_purchase\":true}" : ",\"verified_purchase\":false}";
       }
+      reviews.write_line(line);
       ++res.reviews;
     }
   }
