@@ -14,6 +14,7 @@
 
 #include "data/json-text.h"
 #include "data/raw-fields.h"
+#include "data/review-fields.h"
 #include "data/types.h"
 #include "util/fs.h"
 #include "util/jsonl.h"
@@ -204,49 +205,53 @@ ImportStats import_raw(const ImportOptions& o) {
   Interner users, items;
   TextArena text;
   std::vector<CompactReview> reviews;
-  json v;
+  ReviewFields f;
+  std::string line, parse_error;
   for (const auto& path : o.reviews) {
-    JsonlReader r(path, policy, [&](const Error& e) { report(e); });
-    while (r.next(v)) {
-      ++st.review_lines;
-      if (!v.is_object()) {
-        bad_record("review line is not a JSON object", r.where());
+    LineReader r(path);
+    while (r.next(line)) {
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      auto where = [&] { return error_location(path.string(), r.line_number()); };
+      if (!parse_review_fields(line, amazon, f, parse_error)) {
+        bad_record("malformed JSON line: " + parse_error, where());
         continue;
       }
-      const std::string* user = get_string(v, "user_id");
-      const std::string* item = amazon ? get_string(v, "parent_asin") : get_string(v, "business_id");
-      if (amazon && (!item || item->empty())) item = get_string(v, "asin");
-      std::optional<double> rating = get_number(v, amazon ? "rating" : "stars");
-      std::optional<std::int64_t> ts;
-      if (amazon) {
-        ts = get_int(v, "timestamp");
-      } else if (const std::string* date = get_string(v, "date")) {
-        ts = parse_utc_datetime(*date);
+      ++st.review_lines;
+      if (!f.is_object) {
+        bad_record("review line is not a JSON object", where());
+        continue;
       }
-      const char* missing = !user || user->empty() ? "user_id"
-                            : !item || item->empty() ? (amazon ? "parent_asin" : "business_id")
-                            : !rating ? (amazon ? "rating" : "stars")
-                            : !ts ? (amazon ? "timestamp" : "date (YYYY-MM-DD HH:MM:SS)")
+      const std::string* item = f.has_item && !f.item_id.empty() ? &f.item_id
+                                : f.has_asin && !f.asin.empty()  ? &f.asin
+                                                                 : nullptr;
+      std::int64_t ts = 0;
+      bool has_ts = false;
+      if (amazon && f.timestamp) ts = *f.timestamp, has_ts = true;
+      if (!amazon && f.has_date)
+        if (auto d = parse_utc_datetime(f.date)) ts = *d, has_ts = true;
+      const char* missing = !f.has_user || f.user_id.empty() ? "user_id"
+                            : !item ? (amazon ? "parent_asin" : "business_id")
+                            : !f.rating ? (amazon ? "rating" : "stars")
+                            : !has_ts ? (amazon ? "timestamp" : "date (YYYY-MM-DD HH:MM:SS)")
                                   : nullptr;
       if (missing) {
-        bad_record(std::string("review record lacks a valid '") + missing + "'", r.where());
+        bad_record(std::string("review record lacks a valid '") + missing + "'", where());
         continue;
       }
       CompactReview cr;
-      cr.user = users.id(*user);
+      cr.user = users.id(f.user_id);
       cr.item = items.id(*item);
-      cr.rating = *rating;
-      cr.timestamp = *ts;
+      cr.rating = *f.rating;
+      cr.timestamp = ts;
       cr.seq = reviews.size();
-      const std::string* title = amazon ? get_string(v, "title") : nullptr;
-      const std::string* body = get_string(v, "text");
-      cr.title = text.add(title ? std::string_view(*title) : std::string_view());
-      cr.text = text.add(body ? std::string_view(*body) : std::string_view());
+      cr.title = text.add(f.title);
+      cr.text = text.add(f.text);
       reviews.push_back(cr);
     }
     st.bytes_read += r.bytes_read();
   }
 
+  json v;
   // 2. Meta → the items the reviews name (first record wins on a duplicate id).
   std::vector<std::optional<Item>> catalogue(items.size());
   for (const auto& path : o.meta) {
@@ -304,7 +309,7 @@ ImportStats import_raw(const ImportOptions& o) {
   for (std::uint32_t i : item_order) items_out.write(to_json(*catalogue[i]));
   st.items = item_order.size();
 
-  std::string line;  // users.jsonl rows are written as text: same bytes as to_json(User), no DOM per review
+  line.clear();  // users.jsonl rows are written as text: same bytes as to_json(User), no DOM per review
   for (std::size_t k = 0; k < order.size();) {
     const std::uint32_t u = reviews[order[k]].user;
     line.clear();

@@ -1,0 +1,24 @@
+// Extracts the few fields the importer needs from one raw review line with nlohmann's SAX parser, so no
+// JSON DOM is built per review (the import's hot loop). Amazon-2023 and Yelp key sets. Only top-level keys
+// are read; a later duplicate key wins, as with a DOM. It does not validate or interpret field meaning.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ecpo::data {
+
+struct ReviewFields {
+  bool is_object = false;
+  std::string user_id, item_id, asin, title, text, date;
+  bool has_user = false, has_item = false, has_asin = false, has_date = false;
+  std::optional<double> rating;        // "rating" (Amazon) / "stars" (Yelp): number or numeric string
+  std::optional<std::int64_t> timestamp;  // Amazon "timestamp": integer, float or digit string
+};
+
+// Parses `line` into `out` (reset first). Returns false on malformed JSON and sets `error` to the parser's
+// "parse error at ...: ..." text.
+bool parse_review_fields(std::string_view line, bool amazon, ReviewFields& out, std::string& error);
+
+}  // namespace ecpo::data
