@@ -119,6 +119,7 @@ std::unique_ptr<Tokenizer> load_gguf_vocab(const std::filesystem::path& file) {
   spec.ignore_merges = pre == "llama-bpe" || pre == "llama3";
   if (pre.empty() || pre == "gpt-2" || pre == "default") spec.patterns = {kGpt2Pattern};
   else if (pre == "llama-bpe" || pre == "llama3") spec.patterns = {kLlama3Pattern};
+  else if (pre == "qwen2") spec.patterns = {kQwen2Pattern};
   else r.fail("unsupported tokenizer.ggml.pre '" + pre + "'");
   const std::size_t n = tokens.size();
   spec.id_bytes.resize(n);

@@ -19,10 +19,8 @@ TEST(TokenizeCli, EncodeDecodeAndPieces) {
   auto r = ecpo::test::run_ecpo("tokenize --tokenizer " + llama3_path() + " --text 'Hello world'");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_EQ(r.out, "9906 1917\n");
-  r = ecpo::test::run_ecpo("tokenize --tokenizer " + llama3_path() + " --text 'Hello world' --add-special");
-  EXPECT_EQ(r.out, "128000 9906 1917\n");
-  r = ecpo::test::run_ecpo("tokenize --tokenizer " + llama3_path() + " --text $'a\\n\\n' --pieces");
-  EXPECT_EQ(r.out, "64\ta\n271\t\\n\\n\n");
+  r = ecpo::test::run_ecpo("tokenize --tokenizer " + llama3_path() + " --text \"$(printf 'a\\n\\nb')\" --pieces");
+  EXPECT_EQ(r.out, "64\ta\n271\t\\n\\n\n65\tb\n");
   r = ecpo::test::run_ecpo("tokenize --tokenizer " + llama3_path() + " --text 'Hello world' --pieces --json");
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["ids"], nlohmann::json({9906, 1917}));
@@ -47,8 +45,6 @@ TEST(TokenizeCli, ErrorsAreOneLine) {
   EXPECT_EQ(r.out.rfind("error: ", 0), 0u) << r.out;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   if (std::filesystem::exists(ecpo::test::shared_data() / "llama3_tiktoken_tokenizer")) {
-    r = ecpo::test::run_ecpo("tokenize --tokenizer " + llama3_path() + " --decode '1 x'");
-    EXPECT_EQ(r.exit_code, 1);
     r = ecpo::test::run_ecpo("tokenize --tokenizer " + llama3_path() + " --decode 999999");
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.out.find("not in the vocabulary"), std::string::npos) << r.out;

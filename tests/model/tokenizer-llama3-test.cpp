@@ -1,14 +1,17 @@
 // Llama-3 tiktoken BPE against llama.cpp's 46 vocab cases and Meta's test vectors (shared data), plus
 // round-trip, streaming and merge-algorithm invariants.
+#include <atomic>
 #include <random>
 
 #include "model/tokenizer-bpe.h"
 #include "model/tokenizer-load.h"
+#include "model/tokenizer-regex.h"
 #include "model/tokenizer.h"
 #include "test-support.h"
 #include "tokenizer-test-support.h"
 #include "util/jsonl.h"
 #include "util/text.h"
+#include "util/thread-pool.h"
 #include "util/error.h"
 
 using ecpo::model::EncodeOptions;
@@ -206,4 +209,36 @@ TEST(TokenizerLlama3, LoadErrorsAreClear) {
   }
   EXPECT_THROW(ecpo::model::load_tokenizer(dir / "missing"), ecpo::Error);
   EXPECT_THROW(ecpo::model::load_tokenizer(dir.path()), ecpo::Error);  // tokenizer.model is broken
+}
+
+TEST(TokenizerLlama3, PreTokenizerPatterns) {
+  using ecpo::model::RegexSplitter;
+  auto pieces = [](const char* pattern, std::string_view text) {
+    RegexSplitter s(pattern);
+    std::vector<std::string_view> out;
+    s.split(text, out);
+    return std::vector<std::string>(out.begin(), out.end());
+  };
+  using S = std::vector<std::string>;
+  EXPECT_EQ(pieces(ecpo::model::kLlama3Pattern, "I'LL pay 12345!\n\n  ok"),
+            (S{"I", "'LL", " pay", " ", "123", "45", "!\n\n", " ", " ok"}));
+  EXPECT_EQ(pieces(ecpo::model::kQwen2Pattern, "12345"), (S{"1", "2", "3", "4", "5"}));
+  EXPECT_EQ(pieces(ecpo::model::kGpt2Pattern, "I'LL pay 12345!"), (S{"I", "'", "LL", " pay", " 12345", "!"}));
+  EXPECT_THROW(RegexSplitter("(unclosed"), ecpo::Error);
+}
+
+TEST(TokenizerLlama3, ConcurrentEncodeIsConsistent) {
+  REQUIRE_LLAMA3();
+  const auto& t = llama3();
+  std::mt19937 rng(3);
+  std::vector<std::string> docs;
+  for (int i = 0; i < 64; ++i) docs.push_back(random_utf8(rng, 200));
+  std::vector<std::vector<TokenId>> expected;
+  for (const auto& d : docs) expected.push_back(t.encode(d));
+  ecpo::ThreadPool pool(4);
+  std::atomic<int> bad{0};
+  pool.parallel_for(docs.size() * 8, [&](std::size_t i) {
+    if (t.encode(docs[i % docs.size()]) != expected[i % docs.size()]) ++bad;
+  });
+  EXPECT_EQ(bad.load(), 0);
 }

@@ -39,7 +39,10 @@ inline std::vector<VocabCase> read_vocab_cases(const std::filesystem::path& inp,
 
 inline std::string ids_str(const std::vector<model::TokenId>& ids) {
   std::string s;
-  for (auto id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+  for (auto id : ids) {
+    if (!s.empty()) s.push_back(' ');
+    s.append(std::to_string(id));
+  }
   return s;
 }
 
