@@ -26,6 +26,9 @@ void register_tasks_commands(CLI::App& app) {
   build->callback([o] {
     data::TaskBuildStats s = data::build_tasks(*o);
     std::printf("%s", data::tasks_report(s).c_str());
+    if (s.users_selected == 0)
+      std::fprintf(stderr, "note: no user has between %zu and %zu reviews; widen --min-reviews/--max-reviews\n",
+                   o->min_reviews, o->max_reviews);
   });
 }
 
