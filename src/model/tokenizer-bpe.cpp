@@ -14,6 +14,7 @@ namespace ecpo::model {
 namespace {
 
 constexpr std::size_t kCacheCap = 65536;  // cached pre-tokens; the cache is cleared when full
+constexpr std::size_t kShortWord = 8;      // bytes; shorter pre-tokens are merged directly, uncached
 
 std::uint64_t pair_key(TokenId a, TokenId b) {
   return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
@@ -264,6 +265,10 @@ void BpeTokenizer::encode_word(std::string_view word, std::vector<TokenId>& out)
       out.push_back(it->second);
       return;
     }
+  }
+  if (word.size() <= kShortWord) {  // a few merges: the plain loop beats a cache insert and a heap
+    encode_word_reference(word, out);
+    return;
   }
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
