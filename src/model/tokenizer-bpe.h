@@ -1,7 +1,8 @@
 // Byte-level BPE tokenizer: special/added-token matching, regex pre-tokenisation (tokenizer-regex.h), then
 // per pre-token merging over raw bytes — tiktoken style (rank of the merged bytes = its id, lowest first)
 // or HF style (explicit merge list, rank = list position). Whole pre-tokens found in the vocabulary are
-// taken directly (tiktoken; HF ignore_merges). Results per pre-token are cached (bounded, locked).
+// taken directly (tiktoken; HF ignore_merges). Pre-tokens of up to 8 bytes use the plain O(n²) loop;
+// longer ones a heap merge whose results are cached per pre-token (bounded, locked).
 // Deliberately not here: file parsing (tokenizer-load.cpp, tokenizer-hf.cpp), SentencePiece-style BPE.
 #pragma once
 #include <cstdint>

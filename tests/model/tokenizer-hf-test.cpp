@@ -3,11 +3,17 @@
 // the post-processor's BOS; a WordPiece tokenizer.json written inline. Expected ids are worked by hand:
 // ids 0..255 are the bytes themselves; merges (rank order) 256 Ġt, 257 er, 258 he, 259 Ġthe, 260 ll,
 // 261 hell, 262 hello; 263 Ġhi (no merge makes it); added 264 <|eot|> (special), 265 <sep>, 266 <s>.
+#include <algorithm>
+#include <tuple>
+
+#include "model/tokenizer-bpe.h"
 #include "model/tokenizer-load.h"
+#include "model/tokenizer-regex.h"
 #include "model/tokenizer.h"
 #include "test-support.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "tokenizer-test-support.h"
 
 using ecpo::model::EncodeOptions;
 using ecpo::model::TokenId;
@@ -109,4 +115,48 @@ TEST(TokenizerHf, BadFilesGiveLocatedErrors) {
   EXPECT_THROW(ecpo::model::load_tokenizer(dir / "spm.json"), ecpo::Error);
   ecpo::write_file_atomic(dir / "trunc.json", R"({"model": )");
   EXPECT_THROW(ecpo::model::load_tokenizer(dir / "trunc.json"), ecpo::Error);
+}
+
+// The HF merge-list path on the real Llama-3 vocabulary: derive the merge list from the tiktoken ranks the
+// way transformers' TikTokenConverter does (every split of a token into two vocabulary tokens, ordered by
+// the merged token's rank, then by the left and right ranks), build a "bpe-hf" tokenizer with
+// ignore_merges (as Llama-3's tokenizer.json has), and check it against llama.cpp's 46 cases.
+TEST(TokenizerHf, MergeListFromLlama3RanksMatchesTiktoken) {
+  ECPO_REQUIRE_SHARED("llama3_tiktoken_tokenizer");
+  auto dir = ecpo::test::shared_data() / "llama3_tiktoken_tokenizer";
+  auto tik = ecpo::model::load_tokenizer(dir / "tokenizer.model");
+  ecpo::model::BpeSpec spec;
+  const TokenId base = 128000;
+  ecpo::model::StringIdMap rank;
+  for (TokenId id = 0; id < base; ++id) {
+    spec.id_bytes.push_back(tik->decode_piece(id));
+    spec.id_token.push_back(ecpo::model::gpt2_bytes_to_unicode(spec.id_bytes.back()));
+    rank.emplace(spec.id_bytes.back(), id);
+  }
+  spec.id_special.assign(base, 0);
+  spec.id_present.assign(base, 1);
+  struct M {
+    TokenId merged, left, right;
+  };
+  std::vector<M> merges;
+  for (TokenId id = 0; id < base; ++id) {
+    const std::string& t = spec.id_bytes[id];
+    for (std::size_t k = 1; k < t.size(); ++k) {
+      auto l = rank.find(std::string_view(t).substr(0, k)), r = rank.find(std::string_view(t).substr(k));
+      if (l != rank.end() && r != rank.end()) merges.push_back({id, l->second, r->second});
+    }
+  }
+  std::stable_sort(merges.begin(), merges.end(), [](const M& a, const M& b) {
+    return std::tie(a.merged, a.left, a.right) < std::tie(b.merged, b.left, b.right);
+  });
+  for (const auto& m : merges) spec.merges.emplace_back(m.left, m.right);
+  spec.ignore_merges = true;
+  spec.patterns = {ecpo::model::kLlama3Pattern};
+  ecpo::model::BpeTokenizer hf(std::move(spec));
+  auto cases = ecpo::test::read_vocab_cases(dir / "ggml-vocab-llama-bpe.gguf.inp", dir / "ggml-vocab-llama-bpe.gguf.out");
+  ASSERT_EQ(cases.size(), 46u);
+  for (const auto& c : cases)
+    EXPECT_EQ(ecpo::test::ids_str(hf.encode(c.text)), ecpo::test::ids_str(c.ids)) << "text: [" << c.text << "]";
+  for (std::string s : {"Unbelievably long words like antidisestablishmentarianism tokenise", "日本語のテキスト 😀👍🏽"})
+    EXPECT_EQ(hf.encode(s), tik->encode(s)) << s;
 }
