@@ -204,3 +204,25 @@ TEST(Import, YelpSharedSampleReadsStars) {
   for (const auto& u : read_rows(dir / "users.jsonl"))
     for (const auto& r : u["reviews"]) EXPECT_GE(r["rating"].get<double>(), 1.0);
 }
+
+TEST(Import, RealVideoGamesGzipEqualsPlain) {
+  ECPO_REQUIRE_SHARED("amazon2023_raw_sample");
+  auto in = ecpo::test::shared_data() / "amazon2023_raw_sample";
+  ecpo::test::TempDir plain, gz;
+  ImportOptions o;
+  o.source = "amazon2023";
+  o.strict = true;
+  o.reviews = {in / "Video_Games.jsonl"};
+  o.meta = {in / "meta_Video_Games.jsonl"};
+  o.out = plain.path();
+  ImportStats a = import_raw(o);
+  o.reviews = {in / "Video_Games.jsonl.gz"};
+  o.meta = {in / "meta_Video_Games.jsonl.gz"};
+  o.out = gz.path();
+  ImportStats b = import_raw(o);
+  EXPECT_EQ(a.reviews, b.reviews);
+  EXPECT_GT(a.reviews, 0u);
+  EXPECT_EQ(ecpo::read_file(plain / "users.jsonl"), ecpo::read_file(gz / "users.jsonl"));
+  EXPECT_EQ(ecpo::read_file(plain / "items.jsonl"), ecpo::read_file(gz / "items.jsonl"));
+  for (const auto& it : read_rows(plain / "items.jsonl")) EXPECT_EQ(it["domain"], "game");
+}

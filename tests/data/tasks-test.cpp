@@ -238,3 +238,21 @@ TEST(Tasks, RealSampleAllCategoriesMatchesIndependentCount) {
   check_real(cats, 1, 1000);
   check_real(cats, 10, 10);  // users with exactly two categories' worth of reviews
 }
+
+TEST(Tasks, CorruptUsersFileNamesFileAndLine) {
+  ecpo::test::TempDir data, out;
+  import_fixture(data.path());
+  std::string users = ecpo::read_file(data / "users.jsonl");
+  ecpo::write_file_atomic(data / "users.jsonl", users + "{\"user_id\": \"U9\"}\n");  // no reviews field
+  TaskBuildOptions o;
+  o.data = data.path();
+  o.out = out.path();
+  o.min_reviews = 1;
+  try {
+    build_tasks(o);
+    FAIL() << "expected an error";
+  } catch (const ecpo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("users.jsonl:3"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(out / "tasks_train.jsonl"));
+}
