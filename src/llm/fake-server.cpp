@@ -4,7 +4,11 @@
 #include <chrono>
 #include <cmath>
 
+#include <sys/socket.h>
+
 #include <httplib.h>
+
+#include "llm/http-transport.h"
 
 #include "util/config.h"
 #include "util/error.h"
@@ -119,7 +123,11 @@ FakeServer::FakeServer(FakeServerOptions opts) : opts_(std::move(opts)), rng_(op
   int threads = std::max(4, opts_.threads);
   svr_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   svr_->set_keep_alive_max_count(1000000);
-  svr_->set_keep_alive_timeout(30);
+  svr_->set_keep_alive_timeout(std::max(1, opts_.keep_alive_s));
+  svr_->set_socket_options([this](int sock) {
+    httplib::default_socket_options(sock);
+    listen_fd_ = sock;  // remembered so bind() can raise the backlog
+  });
   svr_->set_tcp_nodelay(true);  // without it Nagle + delayed ACK add ~40 ms per reply on loopback
   install_routes();
 }
@@ -308,6 +316,7 @@ int FakeServer::bind() {
   if (p <= 0)
     throw Error("cannot listen on " + opts_.host + ":" + std::to_string(opts_.port), "fake-server",
                 "is the port in use? try --port 0 for any free port");
+  if (listen_fd_ >= 0) ::listen(listen_fd_, std::max(5, opts_.backlog));  // a second listen() resizes the queue
   port_ = p;
   return p;
 }
@@ -330,6 +339,9 @@ void FakeServer::run() {
 
 void FakeServer::stop() {
   stopping_ = true;
+  // httplib's stop() waits for idle keep-alive connections to time out; close this thread's own client
+  // connections first (the usual case in tests: the thread that made the calls destroys the server).
+  http::close_thread_connections();
   if (svr_) svr_->stop();
   if (thread_.joinable()) thread_.join();
 }

@@ -54,6 +54,8 @@ struct FakeServerOptions {
   std::string api_key;          // when set, requests must carry "Authorization: Bearer <api_key>"
   FakeScript script;
   int threads = 128;            // worker threads (one per open connection)
+  int keep_alive_s = 5;         // an idle connection is closed after this; stop() may wait this long for one
+  int backlog = 1024;           // listen backlog (httplib's compiled-in 5 drops SYNs under a burst of connects)
 };
 
 struct FakeServerStats {
@@ -92,6 +94,7 @@ class FakeServer {
   std::unique_ptr<httplib::Server> svr_;
   std::thread thread_;
   int port_ = 0;
+  int listen_fd_ = -1;
   std::atomic<bool> stopping_{false};
   mutable std::mutex mu_;  // rng_, seq_, stats_
   std::mt19937_64 rng_;

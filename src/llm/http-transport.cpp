@@ -10,15 +10,56 @@
 namespace ecpo::http {
 namespace {
 
+size_t on_body(char* p, size_t size, size_t n, void* ud);
+size_t on_header(char* p, size_t size, size_t n, void* ud);
+
+// One easy handle per thread, configured once; each request sets only what varies. (curl_easy_reset
+// per call would free and re-allocate the transfer buffers every time.)
 struct ThreadHandle {
   CURL* h = nullptr;
+  std::string cached_auth;              // the Authorization value the cached header lists were built for
+  curl_slist* post_headers = nullptr;   // Expect:, Content-Type, Authorization
+  curl_slist* get_headers = nullptr;    // Expect:, Authorization
+  char errbuf[CURL_ERROR_SIZE];
   ThreadHandle() {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    h = curl_easy_init();
+    open();
   }
-  ~ThreadHandle() {
+  ~ThreadHandle() { close(); }
+  void open() {
+    h = curl_easy_init();
+    if (!h) return;
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "ecpo/0.1");
+  }
+  void close() {
     if (h) curl_easy_cleanup(h);
+    h = nullptr;
+    curl_slist_free_all(post_headers);
+    curl_slist_free_all(get_headers);
+    post_headers = get_headers = nullptr;
+    cached_auth.clear();
+  }
+  curl_slist* headers(bool post, const std::string& authorization) {
+    if (!post_headers || authorization != cached_auth) {
+      curl_slist_free_all(post_headers);
+      curl_slist_free_all(get_headers);
+      post_headers = curl_slist_append(nullptr, "Expect:");
+      post_headers = curl_slist_append(post_headers, "Content-Type: application/json");
+      get_headers = curl_slist_append(nullptr, "Expect:");
+      if (!authorization.empty()) {
+        std::string a = "Authorization: " + authorization;
+        post_headers = curl_slist_append(post_headers, a.c_str());
+        get_headers = curl_slist_append(get_headers, a.c_str());
+      }
+      cached_auth = authorization;
+    }
+    return post ? post_headers : get_headers;
   }
 };
 
@@ -52,10 +93,16 @@ size_t on_header(char* p, size_t size, size_t n, void* ud) {
   return len;
 }
 
+thread_local ThreadHandle th;
+
 }  // namespace
 
+void close_thread_connections() {
+  th.close();
+  th.open();
+}
+
 Response perform(const Request& req) {
-  thread_local ThreadHandle th;
   Response r;
   CURL* h = th.h;
   if (!h) {
@@ -63,40 +110,24 @@ Response perform(const Request& req) {
     r.curl_error = "curl_easy_init failed";
     return r;
   }
-  curl_easy_reset(h);  // keeps the connection cache
-  char errbuf[CURL_ERROR_SIZE];
-  errbuf[0] = '\0';
-  curl_slist* headers = nullptr;
-  headers = curl_slist_append(headers, "Expect:");
-  if (req.body) headers = curl_slist_append(headers, "Content-Type: application/json");
-  std::string auth;
-  if (!req.authorization.empty()) {
-    auth = "Authorization: " + req.authorization;
-    headers = curl_slist_append(headers, auth.c_str());
-  }
+  th.errbuf[0] = '\0';
   curl_easy_setopt(h, CURLOPT_URL, req.url.c_str());
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, th.headers(req.body != nullptr, req.authorization));
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout_ms));
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.connect_timeout_ms));
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
-  curl_easy_setopt(h, CURLOPT_USERAGENT, "ecpo/0.1");
   if (req.body) {
-    curl_easy_setopt(h, CURLOPT_POST, 1L);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body->data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(req.body->size()));
+  } else {
+    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   }
   CURLcode rc = curl_easy_perform(h);
-  curl_slist_free_all(headers);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
   r.curl_code = static_cast<int>(rc);
   if (rc != CURLE_OK) {
-    r.curl_error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
+    r.curl_error = th.errbuf[0] ? th.errbuf : curl_easy_strerror(rc);
     r.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
     switch (rc) {
       case CURLE_OPERATION_TIMEDOUT:

@@ -28,4 +28,7 @@ struct Response {
 
 Response perform(const Request& req);
 
+// Closes the calling thread's cached handle and its kept-alive connections (a later perform() reopens).
+void close_thread_connections();
+
 }  // namespace ecpo::http

@@ -9,6 +9,7 @@
 
 #include "llm/http-transport.h"
 #include "util/error.h"
+#include "util/log.h"
 #include "util/text.h"
 
 namespace ecpo::llm {
@@ -231,6 +232,8 @@ ChatResult OpenAiClient::run(const std::vector<Message>& messages, const ChatPar
       throw ChatError(fail.kind, redact(prefix + "endpoint " + endpoint + ": " + fail.message), fail.status, attempt,
                       endpoint);
     }
+    spdlog::debug("{}endpoint {}: attempt {} of {} failed: {}", prefix, endpoint, attempt, max_attempts,
+                  redact(fail.message));
     if (attempt == max_attempts) {
       throw ChatError(fail.kind,
                       redact(prefix + "endpoint " + endpoint + ": " + fail.message + " (gave up after " +

@@ -101,12 +101,20 @@ TEST(CallLog, JsonlAndSqliteRoundTrip) {
 }
 
 TEST(CallSummary, TotalsPerEpisodeTurnAndPair) {
-  std::vector<CallRecord> rs(5);
-  rs[0] = {.role = "agent", .episode_id = "e1", .turn = 0, .prompt_tokens = 100, .completion_tokens = 10, .latency_ms = 10, .cost_usd = 1};
-  rs[1] = {.role = "user_sim", .episode_id = "e1", .turn = 0, .prompt_tokens = 50, .completion_tokens = 5, .latency_ms = 30, .retries = 2, .cost_usd = 0.5};
-  rs[2] = {.role = "agent", .episode_id = "e1", .turn = 1, .prompt_tokens = 7, .completion_tokens = 3, .latency_ms = 1, .cache_hit = true};
-  rs[3] = {.role = "agent", .episode_id = "e2", .turn = 0, .latency_ms = 5, .error = "timeout"};
-  rs[4] = {.role = "rewriter", .episode_id = "e1", .turn = 0, .pair_id = "p1", .prompt_tokens = 40, .completion_tokens = 20, .latency_ms = 4, .repair = true, .cost_usd = 0.25};
+  // role, episode, turn, pair, prompt, completion, latency ms, retries, cache hit, repair, error, cost
+  auto rec = [](std::string role, std::string ep, int turn, std::string pair, std::int64_t p, std::int64_t c,
+                double ms, int retries, bool hit, bool repair, std::string err, double cost) {
+    CallRecord r;
+    r.role = role, r.episode_id = ep, r.turn = turn, r.pair_id = pair, r.prompt_tokens = p;
+    r.completion_tokens = c, r.latency_ms = ms, r.retries = retries, r.cache_hit = hit, r.repair = repair;
+    r.error = err, r.cost_usd = cost;
+    return r;
+  };
+  std::vector<CallRecord> rs = {rec("agent", "e1", 0, "", 100, 10, 10, 0, false, false, "", 1),
+                                rec("user_sim", "e1", 0, "", 50, 5, 30, 2, false, false, "", 0.5),
+                                rec("agent", "e1", 1, "", 7, 3, 1, 0, true, false, "", 0),
+                                rec("agent", "e2", 0, "", 0, 0, 5, 0, false, false, "timeout", 0),
+                                rec("rewriter", "e1", 0, "p1", 40, 20, 4, 0, false, true, "", 0.25)};
   auto ep = summarize_calls(rs, CallGroup::episode);
   ASSERT_EQ(ep.size(), 2u);
   EXPECT_EQ(ep[0].key, "e1");

@@ -113,8 +113,10 @@ TEST(LlmCli, CheckAskCacheAndNoKeyAnywhere) {
   // The key must be nowhere: outputs, call log, cache (and its WAL), roles files.
   for (const char* k : {kKey, kWrongKey}) {
     EXPECT_EQ(all_output.find(k), std::string::npos) << k;
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path()))
-      if (e.is_regular_file()) EXPECT_EQ(slurp(e.path()).find(k), std::string::npos) << e.path();
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path())) {
+      if (!e.is_regular_file()) continue;
+      EXPECT_EQ(slurp(e.path()).find(k), std::string::npos) << e.path();
+    }
   }
   EXPECT_TRUE(std::filesystem::exists(cache));
   EXPECT_NE(slurp(calls).find("\"role\":\"agent\""), std::string::npos);

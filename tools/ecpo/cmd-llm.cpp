@@ -97,7 +97,7 @@ void run_ask(const AskOpts& o) {
       std::printf("%s\n", r.text.c_str());
     }
   } catch (const llm::ChatError& e) {
-    throw Error(e.what(), "llm ask", "run `ecpo llm check` for this role");
+    throw Error(e.what(), "", "run `ecpo llm check` to probe every role");
   }
   for (const auto& rec : memory->records())
     std::fprintf(stderr, "call: role=%s model=%s prompt_tokens=%lld completion_tokens=%lld latency_ms=%.1f "
