@@ -58,17 +58,38 @@ struct Templates {
   double child_asin_rate = 0;
   Lists lists;  // words.*, plus reviews.pos/neg/aspects (as "aspect") and yelp extras
   std::vector<std::string> titles, descriptions, features, stores;
-  std::vector<std::vector<std::string>> categories;
+  // A group ties categories to the titles, descriptions and words that fit them (a Yelp "kind", an
+  // Amazon genre or platform). Group-level lists override the top-level ones for the group's items.
+  struct Group {
+    std::string kind;
+    std::vector<std::string> categories, titles, descriptions, features;
+    Lists words;
+    std::vector<std::pair<std::string, std::string>> set;  // fixed per-item values, e.g. platform
+  };
+  std::vector<Group> groups;
   double price_min = 5, price_max = 50, price_null_rate = 0.1;
   std::vector<std::pair<std::string, std::vector<std::string>>> details;  // amazon details / yelp attributes
   std::vector<std::string> pos_titles, mixed_titles, neg_titles, pos_texts, mixed_texts, neg_texts;
   // yelp
-  struct Kind { std::string kind; std::vector<std::string> categories; };
   struct City { std::string city, state, postal; double lat = 0, lon = 0; };
-  std::vector<Kind> kinds;
   std::vector<City> cities;
   std::vector<json> hours;
 };
+
+Templates::Group load_group(const json& g, const std::string& origin, std::string kind) {
+  if (!g.is_object()) throw Error("a group/kind entry must be a mapping", origin);
+  Templates::Group out;
+  out.kind = std::move(kind);
+  out.categories = string_list(g, "categories", origin, true);
+  out.titles = string_list(g, "titles", origin, false);
+  out.descriptions = string_list(g, "descriptions", origin, false);
+  out.features = string_list(g, "features", origin, false);
+  if (auto w = g.find("words"); w != g.end() && w->is_object())
+    for (auto it = w->begin(); it != w->end(); ++it) out.words[it.key()] = string_list(*w, it.key().c_str(), origin, true);
+  if (auto st = g.find("set"); st != g.end() && st->is_object())
+    for (auto it = st->begin(); it != st->end(); ++it) out.set.emplace_back(it.key(), scalar_text(*it));
+  return out;
+}
 
 Templates load_templates(const fs::path& path, const std::string& domain) {
   Templates t;
@@ -80,7 +101,7 @@ Templates load_templates(const fs::path& path, const std::string& domain) {
     throw Error("template is for domain '" + t.domain + "', not '" + domain + "'", t.origin);
   if (auto w = root.find("words"); w != root.end() && w->is_object())
     for (auto it = w->begin(); it != w->end(); ++it) t.lists[it.key()] = string_list(*w, it.key().c_str(), t.origin, true);
-  t.titles = string_list(root, "titles", t.origin, true);
+  t.titles = string_list(root, "titles", t.origin, false);
   const json& rv = root.contains("reviews") ? root["reviews"] : json::object();
   t.lists["aspect"] = string_list(rv, "aspects", t.origin, true);
   t.lists["pos"] = string_list(rv, "pos", t.origin, true);
@@ -91,8 +112,7 @@ Templates load_templates(const fs::path& path, const std::string& domain) {
   if (domain == "yelp") {
     if (!root.contains("kinds") || !root["kinds"].is_array() || root["kinds"].empty())
       throw Error("template lacks list 'kinds'", t.origin);
-    for (const auto& k : root["kinds"])
-      t.kinds.push_back({k.value("kind", std::string("Place")), string_list(k, "categories", t.origin, true)});
+    for (const auto& k : root["kinds"]) t.groups.push_back(load_group(k, t.origin, k.value("kind", std::string("Place"))));
     if (!root.contains("cities") || !root["cities"].is_array() || root["cities"].empty())
       throw Error("template lacks list 'cities'", t.origin);
     for (const auto& c : root["cities"])
@@ -110,16 +130,12 @@ Templates load_templates(const fs::path& path, const std::string& domain) {
     t.main_category = root.value("main_category", t.category);
     t.id_style = root.value("id_style", std::string("asin"));
     t.child_asin_rate = root.value("child_asin_rate", 0.0);
-    t.descriptions = string_list(root, "descriptions", t.origin, true);
+    t.descriptions = string_list(root, "descriptions", t.origin, false);
     t.features = string_list(root, "features", t.origin, false);
     t.stores = string_list(root, "stores", t.origin, false);
-    if (!root.contains("categories") || !root["categories"].is_array() || root["categories"].empty())
-      throw Error("template lacks list 'categories'", t.origin);
-    for (const auto& c : root["categories"]) {
-      std::vector<std::string> path;
-      for (const auto& s : c) path.push_back(scalar_text(s));
-      t.categories.push_back(std::move(path));
-    }
+    if (!root.contains("groups") || !root["groups"].is_array() || root["groups"].empty())
+      throw Error("template lacks list 'groups' (categories with their titles and descriptions)", t.origin);
+    for (const auto& g : root["groups"]) t.groups.push_back(load_group(g, t.origin, ""));
     if (auto p = root.find("price"); p != root.end() && p->is_object()) {
       t.price_min = p->value("min", t.price_min);
       t.price_max = p->value("max", t.price_max);
@@ -133,21 +149,29 @@ Templates load_templates(const fs::path& path, const std::string& domain) {
     t.neg_titles = string_list(rv, "negative_titles", t.origin, true);
   }
   // Every placeholder must resolve, so a typo fails at load rather than on some seeds only.
-  auto check = [&](const std::vector<std::string>& templates) {
+  auto check = [&](const std::vector<std::string>& templates, const Templates::Group* g) {
     for (const std::string& tmpl : templates)
       for (std::size_t i = tmpl.find('{'); i != std::string::npos; i = tmpl.find('{', i + 1)) {
         std::size_t close = tmpl.find('}', i);
         if (close == std::string::npos) throw Error("unclosed '{' in template \"" + tmpl + "\"", t.origin);
         std::string key = tmpl.substr(i + 1, close - i - 1);
         if (key == "title" || key == "category" || key == "kind") continue;
+        if (g && std::any_of(g->set.begin(), g->set.end(), [&](const auto& kv) { return kv.first == key; })) continue;
         while (!key.empty() && std::isdigit(static_cast<unsigned char>(key.back()))) key.pop_back();
-        if (!t.lists.count(key))
+        if (!t.lists.count(key) && !(g && g->words.count(key)))
           throw Error("template placeholder {" + tmpl.substr(i + 1, close - i - 1) + "} names no word list",
                       t.origin, "add words." + key + " to the template file");
       }
   };
   for (const auto* list : {&t.titles, &t.descriptions, &t.stores, &t.pos_texts, &t.mixed_texts, &t.neg_texts})
-    check(*list);
+    check(*list, nullptr);
+  for (const auto& g : t.groups) {
+    check(g.titles, &g);
+    check(g.descriptions, &g);
+    if (g.titles.empty() && t.titles.empty()) throw Error("a group has no titles and there is no top-level list", t.origin);
+    if (domain != "yelp" && g.descriptions.empty() && t.descriptions.empty())
+      throw Error("a group has no descriptions and there is no top-level list", t.origin);
+  }
   return t;
 }
 
@@ -163,7 +187,7 @@ std::string fix_articles(std::string s) {
 
 // Replaces {key} by ctx[key], else a random entry of lists[key without trailing digits].
 std::string fill(const std::string& tmpl, const std::unordered_map<std::string, std::string>& ctx,
-                 const Templates& t, Rng& rng) {
+                 const Templates& t, const Templates::Group& g, Rng& rng) {
   std::string out;
   out.reserve(tmpl.size() + 32);
   std::size_t i = 0;
@@ -184,7 +208,8 @@ std::string fill(const std::string& tmpl, const std::unordered_map<std::string, 
     }
     std::string base = key;
     while (!base.empty() && std::isdigit(static_cast<unsigned char>(base.back()))) base.pop_back();
-    auto l = t.lists.find(base);
+    auto l = g.words.find(base);
+    if (l == g.words.end()) l = t.lists.find(base);
     if (l == t.lists.end() || l->second.empty())
       throw Error("template placeholder {" + key + "} names no word list", t.origin,
                   "add words." + base + " to the template file");
@@ -224,7 +249,7 @@ struct SynthItem {
   std::string store;
   std::unordered_map<std::string, std::string> ctx;  // per-item picks reused by reviews
   // yelp
-  std::size_t kind = 0, city = 0, hours = 0;
+  std::size_t group = 0, city = 0, hours = 0;
   std::string address;
   double lat = 0, lon = 0;
   bool open = true;
@@ -242,13 +267,23 @@ std::vector<SynthItem> make_items(const Templates& t, std::size_t n, std::uint64
   std::vector<SynthItem> items(n);
   for (std::size_t i = 0; i < n; ++i) {
     SynthItem& it = items[i];
-    for (const char* k : kItemKeys)
-      if (auto l = t.lists.find(k); l != t.lists.end() && !l->second.empty()) it.ctx[k] = rng.pick(l->second);
+    it.id = t.domain == "yelp"       ? unique_id(rng, ids, kBase64Url, 22, "")
+            : t.id_style == "isbn" ? unique_id(rng, ids, kDigits, 9, std::string(1, "0123456789"[rng.below(2)]))
+                                   : unique_id(rng, ids, kUpperDigits, 8, "B0");
+    it.group = rng.below(t.groups.size());
+    const Templates::Group& g = t.groups[it.group];
+    for (const char* k : kItemKeys) {
+      const std::vector<std::string>* l = nullptr;
+      if (auto gl = g.words.find(k); gl != g.words.end()) l = &gl->second;
+      else if (auto tl = t.lists.find(k); tl != t.lists.end()) l = &tl->second;
+      if (l && !l->empty()) it.ctx[k] = rng.pick(*l);
+    }
+    for (const auto& [k, v] : g.set) it.ctx[k] = v;
+    it.categories = g.categories;
+    it.ctx["category"] = it.categories.back();
+    if (!g.kind.empty()) it.ctx["kind"] = g.kind;
+    it.title = fill(rng.pick(g.titles.empty() ? t.titles : g.titles), it.ctx, t, g, rng);
     if (t.domain == "yelp") {
-      it.id = unique_id(rng, ids, kBase64Url, 22, "");
-      it.kind = rng.below(t.kinds.size());
-      it.ctx["kind"] = t.kinds[it.kind].kind;
-      it.title = fill(rng.pick(t.titles), it.ctx, t, rng);
       it.city = rng.below(t.cities.size());
       std::string street = t.lists.count("street") ? rng.pick(t.lists.at("street")) : std::string("Main St");
       it.address = std::to_string(rng.between(10, 9999)) + " " + street;
@@ -258,18 +293,13 @@ std::vector<SynthItem> make_items(const Templates& t, std::size_t n, std::uint64
       it.hours = t.hours.empty() ? 0 : rng.below(t.hours.size() + 1);  // == size → null hours
       for (const auto& [key, values] : t.details)
         if (rng.chance(0.7)) it.details[key] = rng.pick(values);
-      it.categories = t.kinds[it.kind].categories;
     } else {
-      it.id = t.id_style == "isbn" ? unique_id(rng, ids, kDigits, 9, std::string(1, "0123456789"[rng.below(2)]))
-                                   : unique_id(rng, ids, kUpperDigits, 8, "B0");
-      it.categories = rng.pick(t.categories);
-      it.ctx["category"] = it.categories.back();
-      it.title = fill(rng.pick(t.titles), it.ctx, t, rng);
-      it.description = fill(rng.pick(t.descriptions), it.ctx, t, rng);
-      if (!t.features.empty()) {
-        std::size_t nf = rng.below(std::min<std::size_t>(3, t.features.size()) + 1);
+      it.description = fill(rng.pick(g.descriptions.empty() ? t.descriptions : g.descriptions), it.ctx, t, g, rng);
+      const auto& features = g.features.empty() ? t.features : g.features;
+      if (!features.empty()) {
+        std::size_t nf = rng.below(std::min<std::size_t>(3, features.size()) + 1);
         for (std::size_t f = 0; f < nf; ++f) {
-          const std::string& feat = rng.pick(t.features);
+          const std::string& feat = rng.pick(features);
           if (std::find(it.features.begin(), it.features.end(), feat) == it.features.end()) it.features.push_back(feat);
         }
       }
@@ -281,7 +311,7 @@ std::vector<SynthItem> make_items(const Templates& t, std::size_t n, std::uint64
         it.price = static_cast<double>(cents) / 100.0;
       }
       for (const auto& [key, values] : t.details) it.details[key] = rng.pick(values);
-      if (!t.stores.empty()) it.store = fill(rng.pick(t.stores), it.ctx, t, rng);
+      if (!t.stores.empty()) it.store = fill(rng.pick(t.stores), it.ctx, t, g, rng);
     }
     it.ctx["title"] = it.title;
   }
@@ -374,9 +404,10 @@ SynthResult synthesize(const SynthOptions& o) {
       const auto& ctx = item.ctx;
       const auto& texts = stars >= 4 ? t.pos_texts : stars == 3 ? t.mixed_texts : t.neg_texts;
       const std::size_t first = rng.below(texts.size());
-      std::string text = capitalize(fill(texts[first], ctx, t, rng));
+      const Templates::Group& g = t.groups[item.group];
+      std::string text = capitalize(fill(texts[first], ctx, t, g, rng));
       if (texts.size() > 1 && rng.chance(0.4))  // a second, different sentence
-        text += " " + capitalize(fill(texts[(first + 1 + rng.below(texts.size() - 1)) % texts.size()], ctx, t, rng));
+        text += " " + capitalize(fill(texts[(first + 1 + rng.below(texts.size() - 1)) % texts.size()], ctx, t, g, rng));
       line.clear();  // review lines are written as text (key order of the raw dumps), no DOM per review
       if (yelp) {
         const std::string review_id = unique_id(rng, review_ids, kBase64Url, 22, "");
