@@ -77,6 +77,7 @@ void Bm25Builder::add(const data::Item& item, const std::string& where) {
   try {
     ins.run();
   } catch (const Error&) {
+    if (!impl_->db->last_error_is_constraint()) throw;
     throw Error("duplicate item_id '" + item.item_id + "'", where, "item ids must be unique in items.jsonl");
   }
   auto& fts = *impl_->insert_fts;

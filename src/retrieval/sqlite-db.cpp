@@ -27,6 +27,8 @@ void SqliteDb::fail(const std::string& what) const {
               "the index file may be damaged or from another program; rebuild it with 'ecpo index build'");
 }
 
+bool SqliteDb::last_error_is_constraint() const { return (sqlite3_extended_errcode(db_) & 0xff) == SQLITE_CONSTRAINT; }
+
 void SqliteDb::exec(const std::string& sql) {
   char* err = nullptr;
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {

@@ -27,6 +27,7 @@ class SqliteDb {
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
   [[noreturn]] void fail(const std::string& what) const;  // throws ecpo::Error with sqlite3_errmsg
+  bool last_error_is_constraint() const;                   // the last failure was a UNIQUE/NOT NULL violation
 
  private:
   sqlite3* db_ = nullptr;
