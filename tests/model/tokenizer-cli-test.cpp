@@ -50,3 +50,14 @@ TEST(TokenizeCli, ErrorsAreOneLine) {
     EXPECT_NE(r.out.find("not in the vocabulary"), std::string::npos) << r.out;
   }
 }
+
+TEST(TokenizeCli, FileInputWithBert) {
+  ECPO_REQUIRE_SHARED("bert_wordpiece_minilm_vocab");
+  ecpo::test::TempDir dir;
+  ecpo::write_file_atomic(dir / "in.txt", "Hello world\n");
+  auto r = ecpo::test::run_ecpo("tokenize --tokenizer " +
+                                (ecpo::test::shared_data() / "bert_wordpiece_minilm_vocab").string() + " --file " +
+                                (dir / "in.txt").string() + " --add-special --json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["ids"], nlohmann::json({101, 7592, 2088, 102}));
+}

@@ -1,5 +1,5 @@
 // CLI verb: tokenize (see commands.h). Thin: flags → model/tokenizer.h + chat-template.h → output.
-//   ecpo tokenize --tokenizer PATH --text "…" [--pieces] [--add-special] [--parse-special] [--json]
+//   ecpo tokenize --tokenizer PATH (--text "…" | --file F) [--pieces] [--add-special] [--parse-special] [--json]
 //   ecpo tokenize --tokenizer PATH --messages chat.json [--template llama3] [--generation-prompt]
 //   ecpo tokenize --tokenizer PATH --decode "9906 1917"
 #include <iostream>
@@ -12,6 +12,7 @@
 #include "model/tokenizer.h"
 #include "tools/ecpo/commands.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/jsonl.h"
 
 namespace ecpo::cli {
@@ -19,7 +20,7 @@ namespace ecpo::cli {
 namespace {
 
 struct TokenizeArgs {
-  std::string tokenizer, text, messages, chat_template, decode;
+  std::string tokenizer, text, file, messages, chat_template, decode;
   bool text_set = false, pieces = false, add_special = false, parse_special = false, json_out = false,
        generation_prompt = false;
 };
@@ -66,8 +67,10 @@ void run_tokenize(const TokenizeArgs& a) {
     ids = std::move(r.ids);
     mask = std::move(r.mask);
   } else {
-    if (!a.text_set) throw Error("nothing to tokenize", "tokenize", "pass --text, --messages or --decode");
-    ids = tok->encode(a.text, model::EncodeOptions{a.add_special, a.parse_special});
+    if (!a.text_set && a.file.empty())
+      throw Error("nothing to tokenize", "tokenize", "pass --text, --file, --messages or --decode");
+    const std::string text = a.file.empty() ? a.text : read_file(a.file);
+    ids = tok->encode(text, model::EncodeOptions{a.add_special, a.parse_special});
   }
   if (a.json_out) {
     nlohmann::json out{{"ids", ids}, {"count", ids.size()}};
@@ -101,9 +104,10 @@ void register_tokenize_commands(CLI::App& app) {
   auto args = std::make_shared<TokenizeArgs>();
   auto* cmd = app.add_subcommand("tokenize", "encode text (or a chat) to token ids, or decode ids to text");
   cmd->add_option("--tokenizer", args->tokenizer,
-                  "model directory, tokenizer.json, tiktoken tokenizer.model or BERT vocab.txt")
+                  "model directory, tokenizer.json, tiktoken tokenizer.model, BERT vocab.txt or byte-level BPE .gguf")
       ->required();
   auto* text = cmd->add_option("--text", args->text, "text to encode");
+  cmd->add_option("--file", args->file, "encode the whole content of this file (bytes as they are)")->excludes(text);
   cmd->add_option("--messages", args->messages, "JSON file: [{\"role\",\"content\"}…] or {\"messages\": […]}")
       ->excludes(text);
   cmd->add_option("--template", args->chat_template,
