@@ -6,7 +6,9 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "retrieval/dense-index.h"
 #include "retrieval/dense-retriever.h"
@@ -261,4 +263,42 @@ TEST(DenseRetriever, HashingEncoderFindsTheItemSharingWords) {
   EXPECT_TRUE(r.search("!!! ???", 2).empty());  // no words → zero vector → no hits
   auto other = std::make_shared<HashingEncoder>(128);
   EXPECT_THROW(DenseRetriever(other, DenseIndex(256), {}), ecpo::Error);
+}
+
+TEST(Hnsw, ConcurrentSearchesThroughTheRetrieverAgreeWithSerialOnes) {
+  auto enc = std::make_shared<HashingEncoder>(64);
+  std::vector<std::string> ids, texts, titles;
+  for (int i = 0; i < 2000; ++i) {
+    ids.push_back("i" + std::to_string(i));
+    texts.push_back("word" + std::to_string(i % 97) + " word" + std::to_string(i % 89) + " thing" + std::to_string(i));
+    titles.push_back("t" + std::to_string(i));
+  }
+  DenseIndex index(64);
+  index.add_batch(ids, enc->encode(texts));
+  HnswParams p;
+  p.threads = 1;
+  p.ef_construction = 64;
+  HnswIndex hnsw = HnswIndex::build(index, p);
+  DenseRetriever r(enc, ids, std::move(hnsw), titles);
+  EXPECT_EQ(r.kind(), "dense-hnsw");
+  std::vector<std::string> queries;
+  for (int q = 0; q < 20; ++q) queries.push_back("word" + std::to_string(q * 7 % 97) + " thing" + std::to_string(q * 31));
+  std::vector<std::vector<std::string>> serial;
+  for (const auto& q : queries) {
+    serial.emplace_back();
+    for (const auto& h : r.search(q, 5)) serial.back().push_back(h.item_id + "/" + h.title);
+  }
+  std::atomic<int> mismatches{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 100; ++i) {
+        std::size_t q = (i + t) % queries.size();
+        std::vector<std::string> got;
+        for (const auto& h : r.search(queries[q], 5)) got.push_back(h.item_id + "/" + h.title);
+        if (got != serial[q]) ++mismatches;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
