@@ -14,6 +14,7 @@
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/jsonl.h"
+#include "util/text.h"
 
 namespace ecpo::cli {
 
@@ -49,7 +50,7 @@ void run_tokenize(const TokenizeArgs& a) {
   auto tok = model::load_tokenizer(a.tokenizer);
   if (!a.decode.empty()) {
     std::string text = tok->decode(parse_ids(a.decode));
-    if (a.json_out) std::cout << nlohmann::json{{"text", text}}.dump() << "\n";
+    if (a.json_out) std::cout << nlohmann::json{{"text", utf8_sanitize(text)}}.dump() << "\n";  // JSON needs UTF-8
     else std::cout << text << "\n";
     return;
   }
