@@ -1,6 +1,8 @@
 // config.json parsing and writing for Llama / Qwen2 causal LMs (see hf-config.h).
 #include "model/hf-config.h"
 
+#include <algorithm>
+
 #include "util/error.h"
 #include "util/jsonl.h"
 
@@ -127,7 +129,17 @@ HfConfig HfConfig::load(const std::filesystem::path& model_dir) {
   const auto path = model_dir / "config.json";
   if (!std::filesystem::exists(path))
     throw Error("config.json not found", path.string(), "point --model at a Hugging Face model directory");
-  return from_json(read_json_file(path), path.string());
+  HfConfig c = from_json(read_json_file(path), path.string());
+  // generation_config.json often lists more end ids (Llama-3 Instruct: <|eot_id|>, <|eom_id|>): take their union.
+  const auto gen = model_dir / "generation_config.json";
+  if (std::filesystem::exists(gen)) {
+    nlohmann::json g = read_json_file(gen);
+    if (g.is_object())
+      for (std::int64_t id : int_or_list(g, "eos_token_id", gen.string()))
+        if (std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), id) == c.eos_token_ids.end())
+          c.eos_token_ids.push_back(id);
+  }
+  return c;
 }
 
 nlohmann::json HfConfig::to_json() const {

@@ -45,7 +45,8 @@ struct HfConfig {
   // Parses a config.json object; `origin` names the file in errors. Unsupported architectures throw ecpo::Error
   // naming config.json and the architectures field.
   static HfConfig from_json(const nlohmann::json& j, const std::string& origin);
-  static HfConfig load(const std::filesystem::path& model_dir);  // <dir>/config.json
+  // <dir>/config.json; eos ids also from <dir>/generation_config.json when present (union, config first).
+  static HfConfig load(const std::filesystem::path& model_dir);
   // The HF config.json object (architectures, model_type, torch_dtype, transformers_version, ...).
   nlohmann::json to_json() const;
 

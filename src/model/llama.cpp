@@ -194,8 +194,11 @@ CausalLM::~CausalLM() = default;
 std::unique_ptr<CausalLM> CausalLM::load(const fs::path& dir, const ModelOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->cfg = HfConfig::load(dir);
-  std::string dtype = options.dtype == "auto" ? impl->cfg.torch_dtype : options.dtype;
+  std::string dtype = options.dtype;
+  if (dtype == "auto") dtype = impl->cfg.torch_dtype == "bfloat16" ? "bfloat16" : "float32";
   impl->dt = torch_dtype_from_name(dtype);
+  if (impl->dt == torch::kHalf)  // libtorch 1.13 has no CPU float16 matmul ("addmm_impl_cpu_" not implemented)
+    throw Error("float16 compute is not supported on CPU", "--dtype", "use float32 or bfloat16 (fp16 weights load into either)");
   set_threads(options.threads);
   c10::InferenceMode guard;
   impl->load_weights(WeightStore::open(dir));

@@ -19,7 +19,9 @@
 namespace ecpo::model {
 
 struct ModelOptions {
-  std::string dtype = "float32";  // compute/weight dtype: float32 | bfloat16 | float16 ("auto" = config torch_dtype)
+  // compute/weight dtype: float32 | bfloat16 | auto (bfloat16 when config torch_dtype is bfloat16, else float32).
+  // float16 compute is refused: libtorch 1.13 has no CPU fp16 matmul (fp16 weights load into either dtype).
+  std::string dtype = "float32";
   int threads = 0;                // torch::set_num_threads; 0 = hardware threads
 };
 

@@ -166,3 +166,16 @@ TEST(Llama2c, Stories260KReproducesRunCGreedyIds) {
   p.stop_at_eos = false;
   EXPECT_EQ(lm->generate({1}, p).ids, want);
 }
+
+TEST(Forward, DtypeAutoFollowsConfigAndFloat16IsRefused) {
+  EXPECT_EQ(CausalLM::load(kAssets / "tiny-qwen2", {"auto", 1})->dtype(), "bfloat16");  // torch_dtype bfloat16
+  EXPECT_EQ(CausalLM::load(kAssets / "tiny-llama", {"auto", 1})->dtype(), "float32");
+  EXPECT_THROW(CausalLM::load(kAssets / "tiny-llama", {"float16", 1}), ecpo::Error);
+}
+
+TEST(Forward, GenerationConfigEosIdsAreMerged) {
+  ecpo::test::TempDir dir;
+  std::filesystem::copy(kAssets / "tiny-llama", dir.path() / "m");
+  ecpo::write_json_file(dir.path() / "m" / "generation_config.json", {{"eos_token_id", {508, 509, 511}}});
+  EXPECT_EQ(HfConfig::load(dir.path() / "m").eos_token_ids, (std::vector<std::int64_t>{508, 511, 509}));
+}
