@@ -79,6 +79,7 @@ ChatRequest parse_chat_request(const json& body) {
     req.messages.push_back({role, message_content(m.contains("content") ? m["content"] : json(), i)});
   }
   auto& p = req.params;
+  p.temperature = 1.0;  // OpenAI's default when the field is absent (ChatParams defaults to 0 for evaluation)
   if (body.contains("temperature") && !body["temperature"].is_null())
     p.temperature = number_field(body, "temperature", 0.0, 2.0);
   if (body.contains("top_p") && !body["top_p"].is_null()) p.top_p = number_field(body, "top_p", 0.0, 1.0);

@@ -63,7 +63,8 @@ struct RequestError {
 };
 
 // Parses a chat-completions body into messages + sampling parameters. Accepts: messages (content as a
-// string or as [{type:"text", text}] parts), temperature, top_p, max_tokens | max_completion_tokens,
+// string or as [{type:"text", text}] parts; role "developer" = system), temperature (absent → 1.0, as
+// OpenAI), top_p, max_tokens | max_completion_tokens (absent → 512),
 // stop (string or list), seed, n (only 1), response_format {type:"json_schema", json_schema:{name, schema}}.
 // Throws RequestError (status 400) naming the offending field.
 struct ChatRequest {

@@ -269,7 +269,7 @@ TEST(ServeParse, DefaultsAndRoles) {
   auto req = ecpo::model::parse_chat_request(json{{"messages", {{{"role", "developer"}, {"content", "s"}}, {{"role", "user"}, {"content", nullptr}}}}});
   EXPECT_EQ(req.messages[0].role, "system");
   EXPECT_EQ(req.messages[1].content, "");
-  EXPECT_DOUBLE_EQ(req.params.temperature, 0.0);
+  EXPECT_DOUBLE_EQ(req.params.temperature, 1.0);  // OpenAI's default
   EXPECT_DOUBLE_EQ(req.params.top_p, 1.0);
   EXPECT_EQ(req.params.max_tokens, 512);
   EXPECT_FALSE(req.params.seed.has_value());
