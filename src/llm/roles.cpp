@@ -1,6 +1,7 @@
 // Roles file parsing and the per-role model stack (see roles.h).
 #include "llm/roles.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "llm/accounted-model.h"
@@ -71,6 +72,14 @@ RoleSpec role_from_json(const std::string& name, const nlohmann::json& m, const 
   h.model = get_as<std::string>(m, "model", "", where);
   if (h.model.empty()) throw Error("role '" + name + "' has no model", where, "set roles." + name + ".model");
   if (r.backend != "openai") return r;
+  static const char* known[] = {"backend", "endpoint", "model", "params", "base_url", "base_urls", "api_key_env",
+                                "max_concurrency", "timeout_ms", "connect_timeout_ms", "retry", "structured",
+                                "strict_schema", "extra_body"};
+  for (auto it = m.begin(); it != m.end(); ++it)
+    if (std::find(std::begin(known), std::end(known), it.key()) == std::end(known))
+      throw Error("unknown setting '" + it.key() + "' for role '" + name + "'", where,
+                  "openai roles take: backend, endpoint, model, params, base_url(s), api_key_env, max_concurrency, "
+                  "timeout_ms, connect_timeout_ms, retry, structured, strict_schema, extra_body");
   std::vector<std::string> urls;
   if (m.contains("base_urls")) urls = get_as<std::vector<std::string>>(m, "base_urls", {}, where);
   if (m.contains("base_url")) urls.push_back(get_as<std::string>(m, "base_url", "", where));

@@ -82,6 +82,8 @@ TEST(Roles, BadEntriesAreLocated) {
   EXPECT_NE(key_err.find("api_key_env"), std::string::npos);
   EXPECT_EQ(key_err.find("sk-abc123"), std::string::npos);
   EXPECT_NE(error_of("nothing: 1\n").find("roles:"), std::string::npos);
+  EXPECT_NE(error_of("roles:\n  agent: {modle: m, model: m, base_url: 'http://a/v1'}\n").find("unknown setting 'modle'"),
+            std::string::npos);
 }
 
 TEST(Roles, CheckFindsBadKeyModelAndUrl) {
