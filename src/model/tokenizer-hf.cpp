@@ -262,7 +262,10 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const fs::path& file) {
     spec.special.pad = pick("pad_token", {"<|finetune_right_pad_id|>", "<pad>"});
     spec.special.eot = id_of("<|eot_id|>");
     if (!spec.special.eot) spec.special.eot = id_of("<|im_end|>");
-    for (auto id : {spec.special.eos, id_of("<|eom_id|>"), spec.special.eot})
+    // Stop ids: the configured EOS (Llama 3.1 Instruct says <|eot_id|>), the base model's end-of-text,
+    // end of message and end of turn.
+    for (auto id : {spec.special.eos, id_of("<|end_of_text|>"), id_of("<|endoftext|>"), id_of("<|eom_id|>"),
+                    spec.special.eot})
       if (id && std::find(spec.special.stop.begin(), spec.special.stop.end(), *id) == spec.special.stop.end())
         spec.special.stop.push_back(*id);
     return std::make_unique<BpeTokenizer>(std::move(spec));

@@ -105,6 +105,7 @@ TEST(ChatTemplate, ChatMlMaskIncludesImEndAndNewline) {
   auto tmpl = ChatTemplate::for_tokenizer(*tok);
   EXPECT_EQ(tmpl.name(), "chatml");
   EXPECT_EQ(*tok->special().eot, 268);
+  EXPECT_EQ(tok->special().stop, (std::vector<TokenId>{268}));  // no EOS in this fixture; <|im_end|> stops
   auto r = tmpl.render_ids(*tok, kChat, true);
   EXPECT_EQ(masked_text(*tok, r), " Try Dune. <|im_end|>\n");
   EXPECT_EQ(tok->decode(r.ids), tmpl.render(kChat, true));

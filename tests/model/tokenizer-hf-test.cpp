@@ -13,6 +13,7 @@
 #include "test-support.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/jsonl.h"
 #include "tokenizer-test-support.h"
 
 using ecpo::model::EncodeOptions;
@@ -159,4 +160,21 @@ TEST(TokenizerHf, MergeListFromLlama3RanksMatchesTiktoken) {
     EXPECT_EQ(ecpo::test::ids_str(hf.encode(c.text)), ecpo::test::ids_str(c.ids)) << "text: [" << c.text << "]";
   for (std::string s : {"Unbelievably long words like antidisestablishmentarianism tokenise", "日本語のテキスト 😀👍🏽"})
     EXPECT_EQ(hf.encode(s), tik->encode(s)) << s;
+}
+
+TEST(TokenizerHf, SpecialIdsFromTokenizerConfig) {
+  // Llama 3.1 Instruct style: tokenizer_config.json names <|eot_id|> as EOS; <|end_of_text|> still stops.
+  auto j = ecpo::read_json_file(asset("tiny-bpe.json"));
+  j["added_tokens"].push_back({{"id", 267}, {"content", "<|end_of_text|>"}, {"special", true}});
+  j["added_tokens"].push_back({{"id", 268}, {"content", "<|eot_id|>"}, {"special", true}});
+  ecpo::test::TempDir dir;
+  ecpo::write_json_file(dir / "tokenizer.json", j);
+  ecpo::write_json_file(dir / "tokenizer_config.json",
+                        {{"eos_token", "<|eot_id|>"}, {"bos_token", {{"content", "<s>"}}}, {"pad_token", nullptr}});
+  auto t = ecpo::model::load_tokenizer(dir.path());
+  EXPECT_EQ(*t->special().bos, 266);
+  EXPECT_EQ(*t->special().eos, 268);
+  EXPECT_EQ(*t->special().eot, 268);
+  EXPECT_FALSE(t->special().pad.has_value());
+  EXPECT_EQ(t->special().stop, (V{268, 267}));
 }
