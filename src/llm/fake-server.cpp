@@ -125,7 +125,9 @@ FakeServer::FakeServer(FakeServerOptions opts) : opts_(std::move(opts)), rng_(op
   svr_->set_keep_alive_max_count(1000000);
   svr_->set_keep_alive_timeout(std::max(1, opts_.keep_alive_s));
   svr_->set_socket_options([this](int sock) {
-    httplib::default_socket_options(sock);
+    // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, which lets a second server share a busy port.
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     listen_fd_ = sock;  // remembered so bind() can raise the backlog
   });
   svr_->set_tcp_nodelay(true);  // without it Nagle + delayed ACK add ~40 ms per reply on loopback
