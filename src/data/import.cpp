@@ -188,7 +188,6 @@ ImportStats import_raw(const ImportOptions& o) {
 
   ImportStats st;
   constexpr std::uint64_t kMaxWarnings = 20;
-  const BadLinePolicy policy = o.strict ? BadLinePolicy::fail : BadLinePolicy::skip;
   auto report = [&](const Error& e) {
     ++st.bad_lines;
     if (o.on_bad) o.on_bad(e);
@@ -251,23 +250,33 @@ ImportStats import_raw(const ImportOptions& o) {
     st.bytes_read += r.bytes_read();
   }
 
-  json v;
-  // 2. Meta → the items the reviews name (first record wins on a duplicate id).
+  // 2. Meta → the items the reviews name (first record wins on a duplicate id). Every line is validated
+  // and its id read by SAX; only the lines of needed items are parsed into a DOM.
   std::vector<std::optional<Item>> catalogue(items.size());
+  const char* id_key = amazon ? "parent_asin" : "business_id";
+  std::string id;
+  bool is_object = false;
+  json v;
   for (const auto& path : o.meta) {
     std::string domain = o.domain;
     if (domain.empty()) domain = amazon ? domain_for_category(category_from_path(path.string())) : "yelp";
-    JsonlReader r(path, policy, [&](const Error& e) { report(e); });
-    while (r.next(v)) {
-      ++st.meta_records;
-      const std::string* id = v.is_object() ? get_string(v, amazon ? "parent_asin" : "business_id") : nullptr;
-      if (!id || id->empty()) {
-        bad_record(std::string("meta record lacks '") + (amazon ? "parent_asin" : "business_id") + "'", r.where());
+    LineReader r(path);
+    while (r.next(line)) {
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      auto where = [&] { return error_location(path.string(), r.line_number()); };
+      if (!peek_string_field(line, id_key, is_object, id, parse_error)) {
+        bad_record("malformed JSON line: " + parse_error, where());
         continue;
       }
-      const std::uint32_t* idx = items.find(*id);
+      ++st.meta_records;
+      if (!is_object || id.empty()) {
+        bad_record(std::string("meta record lacks '") + id_key + "'", where());
+        continue;
+      }
+      const std::uint32_t* idx = items.find(id);
       if (!idx || catalogue[*idx]) continue;
-      catalogue[*idx] = amazon ? amazon_item(v, *id, domain) : yelp_item(v, *id, domain);
+      v = json::parse(line);  // valid: checked above
+      catalogue[*idx] = amazon ? amazon_item(v, id, domain) : yelp_item(v, id, domain);
     }
     st.bytes_read += r.bytes_read();
   }

@@ -126,7 +126,62 @@ class Sax : public nlohmann::json_sax<json> {
   Key key_ = Key::other;
 };
 
+// Reads one top-level string key; everything else is only validated.
+class PeekSax : public nlohmann::json_sax<json> {
+ public:
+  PeekSax(std::string_view key, bool& is_object, std::string& value, std::string& error)
+      : key_(key), is_object_(is_object), value_(value), error_(error) {}
+  bool null() override { return other(); }
+  bool boolean(bool) override { return other(); }
+  bool number_integer(number_integer_t) override { return other(); }
+  bool number_unsigned(number_unsigned_t) override { return other(); }
+  bool number_float(number_float_t, const string_t&) override { return other(); }
+  bool binary(binary_t&) override { return other(); }
+  bool string(string_t& v) override {
+    if (depth_ == 1 && match_) value_ = std::move(v);
+    return true;
+  }
+  bool start_object(std::size_t) override {
+    if (depth_ == 0) is_object_ = true;
+    ++depth_;
+    return true;
+  }
+  bool key(string_t& k) override {
+    if (depth_ == 1) match_ = k == key_;
+    return true;
+  }
+  bool end_object() override { return --depth_, true; }
+  bool start_array(std::size_t) override { return ++depth_, true; }
+  bool end_array() override { return --depth_, true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception& e) override {
+    error_ = e.what();
+    if (auto p = error_.find("parse error"); p != std::string::npos) error_ = error_.substr(p);
+    return false;
+  }
+
+ private:
+  bool other() {
+    if (depth_ == 1 && match_) value_.clear();  // a later non-string value replaces an earlier string
+    return true;
+  }
+  std::string_view key_;
+  bool& is_object_;
+  std::string& value_;
+  std::string& error_;
+  int depth_ = 0;
+  bool match_ = false;
+};
+
 }  // namespace
+
+bool peek_string_field(std::string_view line, std::string_view key, bool& is_object, std::string& value,
+                       std::string& error) {
+  is_object = false;
+  value.clear();
+  error.clear();
+  PeekSax sax(key, is_object, value, error);
+  return json::sax_parse(line.begin(), line.end(), &sax, nlohmann::detail::input_format_t::json, true);
+}
 
 bool parse_review_fields(std::string_view line, bool amazon, ReviewFields& out, std::string& error) {
   out.is_object = false;

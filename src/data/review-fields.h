@@ -21,4 +21,10 @@ struct ReviewFields {
 // "parse error at ...: ..." text.
 bool parse_review_fields(std::string_view line, bool amazon, ReviewFields& out, std::string& error);
 
+// Validates `line` as JSON and reads one top-level string field (e.g. a meta line's parent_asin) without
+// building a DOM. Returns false on malformed JSON (`error` set); `is_object` / `value` report what was found
+// (`value` empty when the key is absent or not a string).
+bool peek_string_field(std::string_view line, std::string_view key, bool& is_object, std::string& value,
+                       std::string& error);
+
 }  // namespace ecpo::data

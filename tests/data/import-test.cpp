@@ -226,3 +226,30 @@ TEST(Import, RealVideoGamesGzipEqualsPlain) {
   EXPECT_EQ(ecpo::read_file(plain / "items.jsonl"), ecpo::read_file(gz / "items.jsonl"));
   for (const auto& it : read_rows(plain / "items.jsonl")) EXPECT_EQ(it["domain"], "game");
 }
+
+TEST(Import, BadMetaLinesAreCountedWithLocation) {
+  ecpo::test::TempDir dir;
+  std::string meta = ecpo::read_file(data_asset("meta_Video_Games.jsonl"));
+  ecpo::write_file_atomic(dir / "meta_Video_Games.jsonl", meta + "{\"parent_asin\": \"B0X\", \n[1, 2]\n{\"title\": \"no id\"}\n");
+  std::vector<std::string> bad;
+  ImportOptions o = amazon_fixture(dir / "out");
+  o.meta = {dir / "meta_Video_Games.jsonl"};
+  o.on_bad = [&](const ecpo::Error& e) { bad.push_back(e.what()); };
+  ImportStats s = import_raw(o);
+  EXPECT_EQ(s.bad_lines, 2u + 3u);  // two in the reviews fixture, three appended meta lines (lines 9-11)
+  EXPECT_EQ(s.items, 6u);
+  ASSERT_EQ(bad.size(), 5u);
+  EXPECT_NE(bad[2].find("meta_Video_Games.jsonl:9"), std::string::npos) << bad[2];
+  EXPECT_NE(bad[2].find("malformed JSON"), std::string::npos) << bad[2];
+  EXPECT_NE(bad[3].find("meta_Video_Games.jsonl:10"), std::string::npos) << bad[3];
+  EXPECT_NE(bad[4].find("meta_Video_Games.jsonl:11"), std::string::npos) << bad[4];
+  o.strict = true;
+  o.reviews = {dir / "clean.jsonl"};
+  ecpo::write_file_atomic(dir / "clean.jsonl", "{\"rating\": 5.0, \"parent_asin\": \"B001\", \"user_id\": \"U\", \"timestamp\": 1}\n");
+  try {
+    import_raw(o);
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("meta_Video_Games.jsonl:9"), std::string::npos) << e.what();
+  }
+}
