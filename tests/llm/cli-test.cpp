@@ -119,6 +119,13 @@ TEST(LlmCli, CheckAskCacheAndNoKeyAnywhere) {
     }
   }
   EXPECT_TRUE(std::filesystem::exists(cache));
+  // Totals from the call log: two asks of the agent, one a cache hit; 3 + 6 words each time.
+  auto totals = run_ecpo("llm calls --log " + calls + " --by role");
+  EXPECT_EQ(totals.exit_code, 0) << totals.out;
+  EXPECT_NE(totals.out.find("| agent "), std::string::npos) << totals.out;
+  EXPECT_NE(totals.out.find("|     2 |          1 |        0 |"), std::string::npos) << totals.out;
+  EXPECT_NE(totals.out.find("0.0000"), std::string::npos) << totals.out;
+  EXPECT_EQ(run_ecpo("llm calls --log " + calls + " --by week").exit_code, 1);
   EXPECT_NE(slurp(calls).find("\"role\":\"agent\""), std::string::npos);
 }
 

@@ -2,6 +2,7 @@
 //   ecpo llm check [--config FILE] [--role R]... [key=value]...   probe every role's endpoint before a run
 //   ecpo llm ask --role R [--config FILE] [--system TEXT] [--schema FILE] [--cache PATH | --no-cache]
 //                [--calls FILE.jsonl] [key=value]... MESSAGE       one call through the full role stack
+//   ecpo llm calls --log FILE.jsonl|FILE.db [--by role|model|episode|turn|pair|all]  totals from a call log
 //   ecpo fake-server [--port P] [--host H] [--latency-ms L] [--fault-rate F] [--faults K,..] [--script FILE]
 //                [--seed S] [--models M,..] [--api-key-env VAR] [--stall-ms MS] [--retry-after-ms MS]
 //                [--exit-after-ms MS]                              a fake OpenAI-compatible server
@@ -17,12 +18,14 @@
 #include <vector>
 
 #include "llm/call-log.h"
+#include "llm/call-summary.h"
 #include "llm/fake-server.h"
 #include "llm/llm-check.h"
 #include "llm/roles.h"
 #include "llm/structured-output.h"
 #include "tools/ecpo/commands.h"
 #include "util/error.h"
+#include "util/fs.h"
 #include "util/jsonl.h"
 #include "util/table.h"
 #include "util/text.h"
@@ -105,6 +108,19 @@ void run_ask(const AskOpts& o) {
                  rec.role.c_str(), rec.model.c_str(), static_cast<long long>(rec.prompt_tokens),
                  static_cast<long long>(rec.completion_tokens), rec.latency_ms, rec.retries,
                  rec.cache_hit ? "yes" : "no", rec.cost_usd, rec.error.empty() ? "" : " error=", rec.error.c_str());
+}
+
+struct CallsOpts {
+  std::string log, by = "role";
+};
+
+void run_calls(const CallsOpts& o) {
+  llm::CallGroup by = llm::call_group_from_name(o.by, "--by");
+  std::filesystem::path p = o.log;
+  require_exists(p, "call log", "pass a JSONL call log (llm ask --calls) or a run.db with table llm_calls");
+  bool jsonl = ends_with(p.string(), ".jsonl") || ends_with(p.string(), ".jsonl.gz");
+  auto records = jsonl ? llm::read_call_log_jsonl(p) : llm::read_llm_calls(p);
+  std::printf("%s", llm::call_totals_table(llm::summarize_calls(records, by), o.by).str().c_str());
 }
 
 struct FakeOpts {
@@ -192,6 +208,13 @@ void register_llm_commands(CLI::App& app) {
   a->add_option("message", ask->message, "the user message")->required();
   a->add_option("--set", ask->overrides, "key.path=value override of the roles file (repeatable)");
   a->callback([ask] { run_ask(*ask); });
+
+  auto calls = std::make_shared<CallsOpts>();
+  auto* cl = llm_cmd->add_subcommand("calls", "totals of a call log: calls, cache hits, failures, tokens, dollars");
+  cl->add_option("--log", calls->log, "call log: FILE.jsonl (llm ask --calls) or a SQLite file with llm_calls")
+      ->required();
+  cl->add_option("--by", calls->by, "group by role, model, episode, turn, pair or all")->capture_default_str();
+  cl->callback([calls] { run_calls(*calls); });
 
   auto fake = std::make_shared<FakeOpts>();
   auto* f = app.add_subcommand("fake-server", "run a fake OpenAI-compatible server in the foreground (Ctrl-C stops)");
