@@ -219,6 +219,7 @@ struct ChatServer::Impl {
     http.set_payload_max_length(options.max_body_bytes);
     http.set_read_timeout(options.read_timeout_s, 0);
     http.set_write_timeout(options.write_timeout_s, 0);
+    http.set_keep_alive_timeout(options.keep_alive_timeout_s);
     // SO_REUSEADDR only: httplib's default also sets SO_REUSEPORT, which would let a second server share a
     // busy port silently instead of failing with "port in use".
     http.set_socket_options([](socket_t sock) {

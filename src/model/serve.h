@@ -21,6 +21,7 @@ struct ServeOptions {
   std::size_t max_body_bytes = 8u << 20;    // larger request bodies get 413
   int read_timeout_s = 30;                  // per-connection socket read timeout
   int write_timeout_s = 600;                // long generations: keep the socket open this long
+  int keep_alive_timeout_s = 5;             // idle keep-alive connections close after this; stop() waits for them
 };
 
 // One server bound to one ChatModel. The ChatModel must outlive the server and be thread-safe

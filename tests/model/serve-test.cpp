@@ -3,6 +3,8 @@
 // SSE replay, /v1/models and /health. No model weights are involved.
 #include "model/serve.h"
 
+#include "llm/openai-client.h"
+
 #include <mutex>
 
 #include <httplib.h>
@@ -58,6 +60,7 @@ class ServeTest : public ::testing::Test {
     ecpo::model::ServeOptions o;
     o.port = 0;
     o.model_id = "tiny-test";
+    o.keep_alive_timeout_s = 1;  // stop() waits for idle keep-alive connections (the llm client keeps one)
     server = std::make_unique<ecpo::model::ChatServer>(model, o);
     server->start();
     client = std::make_unique<httplib::Client>("127.0.0.1", server->port());
@@ -263,6 +266,29 @@ TEST_F(ServeTest, ConcurrentRequests) {
   }
   for (auto& t : ts) t.join();
   EXPECT_EQ(ok.load(), 20);
+}
+
+// The project's own OpenAI client (llm/) talks to the server like to any OpenAI-compatible endpoint.
+TEST_F(ServeTest, ProjectOpenAiClientRoundTrip) {
+  ecpo::llm::OpenAiOptions o;
+  o.base_urls = {"http://127.0.0.1:" + std::to_string(server->port()) + "/v1"};
+  o.model = "tiny-test";
+  o.timeout_ms = 10000;
+  ecpo::llm::OpenAiClient c(o);
+  EXPECT_EQ(c.list_models(0), std::vector<std::string>{"tiny-test"});
+  ChatParams p;
+  p.max_tokens = 100;
+  p.stop = {"zz"};
+  p.seed = 5;
+  auto r = c.chat({{"system", "s"}, {"user", "round trip"}}, p);
+  EXPECT_EQ(r.text, "pirt dnuor");
+  EXPECT_EQ(r.finish_reason, "stop");
+  EXPECT_EQ(r.usage.prompt_tokens, 20);
+  EXPECT_EQ(r.usage.completion_tokens, 10);
+  EXPECT_EQ(model.last_params.stop, std::vector<std::string>{"zz"});
+  EXPECT_EQ(model.last_params.max_tokens, 100);
+  ASSERT_TRUE(model.last_params.seed.has_value());
+  EXPECT_EQ(*model.last_params.seed, 5u);
 }
 
 TEST(ServeParse, DefaultsAndRoles) {
