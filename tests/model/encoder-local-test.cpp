@@ -4,6 +4,14 @@
 // Also the `ecpo embed` / `ecpo serve` verbs' output and error paths.
 #include "model/local-chat-model.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <regex>
 #include <thread>
 
 #include <httplib.h>
@@ -204,6 +212,66 @@ TEST(EncoderCli, EmbedPrintsGoldenVectors) {
   auto plain = ecpo::test::run_ecpo("embed --threads 1 --model " + (assets / "tiny-bert").string() + " --text hello");
   ASSERT_EQ(plain.exit_code, 0) << plain.out;
   EXPECT_NE(plain.out.find("norm 1.000000"), std::string::npos) << plain.out;
+}
+
+// `ecpo serve --port 0` in a child process: read the port from its log, chat over HTTP, stop it with SIGTERM.
+TEST(EncoderCli, ServeVerbAnswersAndStopsOnSigterm) {
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+  posix_spawn_file_actions_addclose(&fa, fds[0]);
+  std::string model = TinyModels::dir("llama").string();
+  std::vector<std::string> args = {ECPO_BIN, "serve", "--model", model, "--port", "0", "--threads", "1",
+                                   "--model-name", "tiny-cli"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  ASSERT_EQ(posix_spawn(&pid, ECPO_BIN, &fa, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  ::close(fds[1]);
+  ::fcntl(fds[0], F_SETFL, O_NONBLOCK);
+  std::string log;
+  int port = -1;
+  const std::regex re(R"(http://127\.0\.0\.1:(\d+)/v1)");
+  for (int i = 0; i < 600 && port < 0; ++i) {  // up to 60 s (loaded CI machines)
+    char buf[512];
+    ssize_t n = ::read(fds[0], buf, sizeof buf);
+    if (n > 0) log.append(buf, static_cast<std::size_t>(n));
+    std::smatch m;
+    if (std::regex_search(log, m, re)) port = std::stoi(m[1]);
+    else std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (port < 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    FAIL() << "no port in the serve log: " << log;
+  }
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(30, 0);
+  auto r = c.Post("/v1/chat/completions",
+                  json{{"model", "tiny-cli"}, {"messages", ecpo::llm::to_json(kChat)}, {"temperature", 0}, {"max_tokens", 4}}.dump(),
+                  "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(json::parse(r->body)["model"], "tiny-cli");
+  c.stop();
+  ASSERT_EQ(::kill(pid, SIGTERM), 0);
+  int status = 0;
+  for (int i = 0; i < 300; ++i) {  // graceful stop within 30 s
+    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (i == 299) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      FAIL() << "serve did not stop on SIGTERM";
+    }
+  }
+  ::close(fds[0]);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << log;
 }
 
 TEST(EncoderCli, ServeAndEmbedErrorsAreOneLine) {
