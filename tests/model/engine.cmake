@@ -8,4 +8,5 @@ ecpo_test(test_model_engine
     ${CMAKE_CURRENT_LIST_DIR}/engine-forward-test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine-init-test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine-cli-test.cpp
-  LIBS ecpo_model ecpo_util)
+    ${CMAKE_CURRENT_LIST_DIR}/engine-torch-util-test.cpp
+  LIBS ecpo_model ecpo_util ${TORCH_LIBRARIES})
