@@ -186,6 +186,7 @@ void register_model_commands(CLI::App& app) {
       } else {
         if (tok) std::cout << r.text << "\n";
         else std::cout << join_ids(r.ids) << "\n";
+        std::cout << std::flush;  // the stats line on stderr comes after the completion
         std::fprintf(stderr, "[%d prompt + %zu completion tokens, finish=%s, prefill %.1f ms, decode %.1f tok/s]\n",
                      r.prompt_tokens, r.ids.size(), r.finish_reason.c_str(), r.prefill_ms,
                      n > 1 && r.decode_ms > 0 ? (n - 1) / (r.decode_ms / 1000.0) : 0.0);
