@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "model/local-backend.h"
 #include "model/version.h"
 #include "tools/ecpo/commands.h"
 #include "util/error.h"
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
     if (no_progress) ecpo::Progress::set_default_mode(ecpo::Progress::Mode::off);
   });
 
+  ecpo::model::register_local_backend();  // roles may say backend: local
   ecpo::cli::register_data_commands(app);
   ecpo::cli::register_tasks_commands(app);
   ecpo::cli::register_retrieval_commands(app);
