@@ -109,12 +109,7 @@ void Bm25Builder::finish(const nlohmann::json& meta) {
   fs::path tmp = impl_->tmp_path, final_path = impl_->final_path;
   impl_->db.reset();
   impl_.reset();
-  std::error_code ec;
-  fs::rename(tmp, final_path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error("cannot move the BM25 index into place: " + ec.message(), final_path.string());
-  }
+  commit_temp_file(tmp, final_path);
 }
 
 // ---------------------------------------------------------------------------------------------------------

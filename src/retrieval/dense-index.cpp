@@ -26,7 +26,7 @@ constexpr std::uint32_t kMaxIdBytes = 1u << 20;
 constexpr std::uint32_t kMaxDim = 1u << 16;
 
 template <typename T>
-void put(std::ofstream& out, T v) {
+void put(std::ostream& out, T v) {
   out.write(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
@@ -155,34 +155,19 @@ std::vector<DenseMatch> DenseIndex::search(const float* query, std::size_t k) co
 }
 
 void DenseIndex::save(const fs::path& path) const {
-  if (path.has_parent_path()) fs::create_directories(path.parent_path());
-  fs::path tmp = temp_path_for(path);
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error("cannot open for writing", tmp.string());
+  for (const auto& id : ids_)
+    if (id.size() > kMaxIdBytes) throw Error("item id longer than 1 MiB", id.substr(0, 40));
+  write_file_atomic(path, [&](std::ostream& out) {
     out.write(kMagic, 8);
     put<std::uint32_t>(out, kVersion);
     put<std::uint32_t>(out, static_cast<std::uint32_t>(dim_));
     put<std::uint64_t>(out, ids_.size());
     for (const auto& id : ids_) {
-      if (id.size() > kMaxIdBytes) throw Error("item id longer than 1 MiB", id.substr(0, 40));
       put<std::uint32_t>(out, static_cast<std::uint32_t>(id.size()));
       out.write(id.data(), static_cast<std::streamsize>(id.size()));
     }
     out.write(reinterpret_cast<const char*>(data_.data()), static_cast<std::streamsize>(data_.size() * sizeof(float)));
-    out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw Error("write failed (disk full?)", tmp.string());
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error("cannot rename temp file into place: " + ec.message(), path.string());
-  }
+  });
 }
 
 DenseIndex DenseIndex::load(const fs::path& path) {

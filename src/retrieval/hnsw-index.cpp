@@ -85,11 +85,7 @@ void HnswIndex::save(const fs::path& path) const {
   impl_->graph->saveIndex(tmp.string());
   std::error_code ec;
   if (!fs::exists(tmp, ec)) throw Error("cannot write HNSW graph", tmp.string());
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw Error("cannot rename temp file into place: " + ec.message(), path.string());
-  }
+  commit_temp_file(tmp, path);
 }
 
 std::vector<DenseMatch> HnswIndex::search(const float* query, std::size_t k) const {

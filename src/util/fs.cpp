@@ -21,30 +21,39 @@ fs::path temp_path_for(const fs::path& path) {
   return p;
 }
 
-void write_file_atomic(const fs::path& path, std::string_view content) {
+void commit_temp_file(const fs::path& tmp, const fs::path& path) {
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    std::error_code ignored;
+    fs::remove(tmp, ignored);
+    throw Error("cannot rename temp file into place: " + ec.message(), path.string());
+  }
+}
+
+void write_file_atomic(const fs::path& path, const std::function<void(std::ostream&)>& fill) {
   if (path.has_parent_path()) {
     std::error_code ec;
     fs::create_directories(path.parent_path(), ec);
     if (ec) throw Error("cannot create directory: " + ec.message(), path.parent_path().string());
   }
   fs::path tmp = temp_path_for(path);
-  {
+  try {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(std::string("cannot open for writing: ") + std::strerror(errno), tmp.string());
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    fill(out);
     out.flush();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw Error("write failed (disk full?)", tmp.string());
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
+    if (!out) throw Error("write failed (disk full?)", tmp.string());
+  } catch (...) {
+    std::error_code ec;
     fs::remove(tmp, ec);
-    throw Error("cannot rename temp file into place: " + ec.message(), path.string());
+    throw;
   }
+  commit_temp_file(tmp, path);
+}
+
+void write_file_atomic(const fs::path& path, std::string_view content) {
+  write_file_atomic(path, [&](std::ostream& out) { out.write(content.data(), static_cast<std::streamsize>(content.size())); });
 }
 
 std::string read_file(const fs::path& path) {

@@ -148,9 +148,7 @@ void JsonlWriter::commit() {
     throw Error("close failed (disk full?)", tmp_.string());
   }
   f_ = nullptr;
-  std::error_code ec;
-  fs::rename(tmp_, path_, ec);
-  if (ec) throw Error("cannot rename temp file into place: " + ec.message(), path_.string());
+  commit_temp_file(tmp_, path_);
   committed_ = true;
 }
 
