@@ -5,8 +5,11 @@
 // H heads, Hkv kv heads, D head dim, V vocab.
 #include "model/llama.h"
 
+#include <set>
+
 #include <c10/core/InferenceMode.h>
 
+#include "model/lora-adapter.h"
 #include "model/rope.h"
 #include "model/torch-util-impl.h"
 #include "util/error.h"
@@ -66,6 +69,8 @@ struct CausalLM::Impl {
   std::vector<Layer> layers;
   torch::Tensor inv_freq;              // [D/2] float32
   std::int64_t weight_bytes = 0;
+  const LoraAdapter* adapter = nullptr;  // set only during load_weights
+  std::set<std::string> adapter_merged;  // module paths merged so far
 
   // --- loading ------------------------------------------------------------------------------------------
 
@@ -81,8 +86,44 @@ struct CausalLM::Impl {
                   ws.origin().string(), "config.json and the weights disagree");
     }
     torch::Tensor t = tensor_from_view(v, dt);
+    if (adapter && adaptable(name)) t = merge_lora(name.substr(0, name.size() - 7), v, t);
     weight_bytes += t.numel() * t.element_size();
     return t;
+  }
+
+  // Linear weights a LoRA A/B pair may adapt (embeddings use lora_embedding_A/B in PEFT; norms are vectors).
+  static bool adaptable(const std::string& name) {
+    const bool weight = name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
+    return weight && (name.find("_proj.") != std::string::npos || name == "lm_head.weight");
+  }
+
+  // W' = W + scale·(B @ A), in float32 from the file's values, cast to the compute dtype. `module` is the HF
+  // module path ("model.layers.0.self_attn.q_proj"); merged before q/k/v and gate/up are fused.
+  torch::Tensor merge_lora(const std::string& module, const TensorView& base, const torch::Tensor& w) {
+    const LoraModule* m = adapter->find(module);
+    if (!m) return w;
+    const auto& ws = base.info->shape;  // [out, in]
+    const auto &as = m->a.info->shape, &bs = m->b.info->shape;
+    if (ws.size() != 2 || as[1] != ws[1] || bs[0] != ws[0]) {
+      auto fmt = [](const std::vector<std::int64_t>& s) {
+        std::string o = "[";
+        for (std::size_t i = 0; i < s.size(); ++i) o += (i ? "," : "") + std::to_string(s[i]);
+        return o + "]";
+      };
+      const bool a_bad = ws.size() != 2 || as[1] != ws[1];
+      const std::string short_name = module.substr(module.rfind('.') + 1);
+      throw Error("adapter key '" + (a_bad ? m->key_a : m->key_b) + "' has shape " + fmt(a_bad ? as : bs) +
+                      " but " + module + ".weight is " + fmt(ws) + " (lora_A must be [r, " +
+                      std::to_string(ws.back()) + "], lora_B [" + std::to_string(ws.front()) + ", r])",
+                  adapter->weights_path().string(),
+                  "adapter was trained for a different base model: " + short_name + " is " + fmt(ws) + ", " +
+                      (a_bad ? "lora_A is " + fmt(as) : "lora_B is " + fmt(bs)));
+    }
+    torch::Tensor a = tensor_from_view(m->a, torch::kFloat), b = tensor_from_view(m->b, torch::kFloat);
+    torch::Tensor w32 = tensor_from_view(base, torch::kFloat);
+    w32.add_(torch::mm(b, a), adapter->config().scale());
+    adapter_merged.insert(module);
+    return w32.to(dt);
   }
 
   void load_weights(const WeightStore& ws) {
@@ -224,7 +265,24 @@ std::unique_ptr<CausalLM> CausalLM::load(const fs::path& dir, const ModelOptions
     throw Error("float16 compute is not supported on CPU", "--dtype", "use float32 or bfloat16 (fp16 weights load into either)");
   set_threads(options.threads);
   c10::InferenceMode guard;
+  std::unique_ptr<LoraAdapter> adapter;
+  if (!options.adapter_dir.empty()) {
+    adapter = LoraAdapter::load(options.adapter_dir);
+    impl->adapter = adapter.get();
+  }
   impl->load_weights(WeightStore::open(dir));
+  impl->adapter = nullptr;
+  if (adapter)
+    for (const auto& [module, m] : adapter->modules())
+      if (!impl->adapter_merged.count(module))
+        throw Error("adapter key '" + m.key_a + "' names module '" + module + "', which " + dir.string() +
+                        " does not have as a linear layer",
+                    adapter->weights_path().string(),
+                    "adapter was trained for a different base model, or adapts a module the engine cannot merge "
+                    "(only q/k/v/o/gate/up/down projections and an untied lm_head)");
+  if (adapter)
+    spdlog::debug("merged LoRA adapter {} ({} modules, scale {})", options.adapter_dir.string(),
+                  adapter->modules().size(), adapter->config().scale());
   spdlog::debug("loaded {} ({} layers, {} params, {})", dir.string(), impl->cfg.num_hidden_layers,
                 impl->cfg.num_parameters(), dtype);
   return std::unique_ptr<CausalLM>(new CausalLM(std::move(impl)));

@@ -23,11 +23,15 @@ struct ModelOptions {
   // float16 compute is refused: libtorch 1.13 has no CPU fp16 matmul (fp16 weights load into either dtype).
   std::string dtype = "float32";
   int threads = 0;                // torch::set_num_threads; 0 = hardware threads
+  // PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors), merged into the weights at
+  // load (W' = W + scale·B·A in float32, then cast to dtype); empty = none.
+  std::filesystem::path adapter_dir;
 };
 
 class CausalLM {
  public:
-  // Reads <dir>/config.json and the safetensors weights; throws ecpo::Error naming the file and tensor.
+  // Reads <dir>/config.json and the safetensors weights (and options.adapter_dir); throws ecpo::Error naming the
+  // file and tensor — for an adapter also when a key names no module of this model or a shape disagrees.
   static std::unique_ptr<CausalLM> load(const std::filesystem::path& dir, const ModelOptions& options = {});
   ~CausalLM();
   CausalLM(const CausalLM&) = delete;

@@ -39,10 +39,6 @@ LocalChatModel::~LocalChatModel() = default;
 std::unique_ptr<LocalChatModel> LocalChatModel::load(const LocalModelOptions& options) {
   require_exists(options.model_dir, "model directory", "pass a Hugging Face model directory (config.json, *.safetensors, tokenizer)");
   require_exists(options.model_dir / "config.json", "config.json", "a Hugging Face model directory holds config.json");
-  if (!options.adapter_dir.empty())
-    throw Error("LoRA adapters arrive with the training issue; the local backend cannot load '" +
-                    options.adapter_dir.string() + "' yet",
-                "--adapter", "merge the adapter into the base weights offline, or serve without --adapter");
   std::unique_ptr<LocalChatModel> m(new LocalChatModel());
   Impl& d = *m->impl_;
   d.options = options;
@@ -60,6 +56,7 @@ std::unique_ptr<LocalChatModel> LocalChatModel::load(const LocalModelOptions& op
   ModelOptions mo;
   mo.dtype = options.dtype;
   mo.threads = options.threads;
+  mo.adapter_dir = options.adapter_dir;  // PEFT LoRA, merged at load
   d.lm = CausalLM::load(options.model_dir, mo);
   if (static_cast<std::int64_t>(d.tokenizer->vocab_size()) > d.lm->config().vocab_size)
     throw Error("the tokenizer has " + std::to_string(d.tokenizer->vocab_size()) + " tokens but config.json vocab_size is " +

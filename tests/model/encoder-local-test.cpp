@@ -1,6 +1,6 @@
 // model/local-chat-model end to end on the engine's random `tiny` preset (written into a temp dir with
 // model_init): template choice per architecture, greedy determinism, seeded sampling, max_tokens and stop
-// strings, usage counts, serialised concurrent calls, the adapter error, and the OpenAI server over it.
+// strings, usage counts, serialised concurrent calls, adapter loading and its error, and the OpenAI server over it.
 // Also the `ecpo embed` / `ecpo serve` verbs' output and error paths.
 #include "model/local-chat-model.h"
 
@@ -150,13 +150,17 @@ TEST(LocalChatModel, ConcurrentCallsAreSerialisedAndCorrect) {
 TEST(LocalChatModel, AdapterAndBadInputs) {
   LocalModelOptions o;
   o.model_dir = TinyModels::dir("llama");
-  o.adapter_dir = TinyModels::root() / "adapter";
+  o.adapter_dir = TinyModels::root() / "adapter";  // absent: a clear error naming the adapter directory
   try {
     LocalChatModel::load(o);
     FAIL() << "expected ecpo::Error";
   } catch (const ecpo::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("training issue"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("adapter directory not found"), std::string::npos) << e.what();
   }
+  // A PEFT LoRA adapter for the tiny shapes loads (merged into the weights; see tests/model/lora-test.cpp).
+  o.adapter_dir = std::filesystem::path(ECPO_TEST_ASSETS) / "model" / "tiny-llama-lora";
+  o.threads = 1;
+  EXPECT_NO_THROW(LocalChatModel::load(o)->chat(kChat, greedy(2)));
   o.adapter_dir.clear();
   o.model_dir = TinyModels::root() / "absent";
   EXPECT_THROW(LocalChatModel::load(o), ecpo::Error);
@@ -278,9 +282,10 @@ TEST(EncoderCli, ServeAndEmbedErrorsAreOneLine) {
   auto r = ecpo::test::run_ecpo("serve --model /nonexistent/model --port 0");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("error:"), std::string::npos) << r.out;
-  auto a = ecpo::test::run_ecpo("serve --model " + TinyModels::dir("llama").string() + " --adapter /tmp/x --port 0");
+  auto a = ecpo::test::run_ecpo("serve --model " + TinyModels::dir("llama").string() +
+                                " --adapter /no/such/ecpo-adapter --port 0");
   EXPECT_NE(a.exit_code, 0);
-  EXPECT_NE(a.out.find("training issue"), std::string::npos) << a.out;
+  EXPECT_NE(a.out.find("adapter directory not found"), std::string::npos) << a.out;
   auto e = ecpo::test::run_ecpo("embed --model /nonexistent --text hi");
   EXPECT_NE(e.exit_code, 0);
   EXPECT_NE(e.out.find("error:"), std::string::npos) << e.out;

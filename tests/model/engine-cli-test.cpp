@@ -56,7 +56,7 @@ TEST(EngineCli, GenerateIdsTextAndChat) {
 
 TEST(EngineCli, BadInputIsOneLineAndExitCodeOne) {
   for (const std::string& args : std::vector<std::string>
-       {"generate --model " + kTiny + " --ids 1,x", "generate --model " + kTiny + " --ids 1 --adapter /tmp/a",
+       {"generate --model " + kTiny + " --ids 1,x", "generate --model " + kTiny + " --ids 1 --adapter /no/such/adapter",
         "generate --model /no/such/dir --ids 1", "logits --model " + kTiny + " --ids 1,99999",
         "model init --preset huge --out /tmp/ecpo-never"}) {
     auto r = run_ecpo(args);

@@ -1,8 +1,8 @@
 // CLI verbs of the model engine (see commands.h). Thin: flags → library call → summary.
 //   ecpo model init --preset tiny|small --out DIR [--arch llama|qwen2] [--seed S] [--dtype f32|bf16]
 //   ecpo model convert-llama2c --in FILE.bin --out DIR
-//   ecpo generate --model DIR (--prompt TEXT [--chat] [--system TEXT] | --ids 1,2,3) [--max-tokens N] ...
-//   ecpo logits --model DIR (--ids 1,2,3 | --prompt TEXT) [--top K] [--json]
+//   ecpo generate --model DIR [--adapter DIR] (--prompt TEXT [--chat] [--system TEXT] | --ids 1,2,3) [--max-tokens N] ...
+//   ecpo logits --model DIR [--adapter DIR] (--ids 1,2,3 | --prompt TEXT) [--top K] [--json]
 #include <cstdio>
 #include <iostream>
 
@@ -125,7 +125,7 @@ void register_model_commands(CLI::App& app) {
     };
     auto o = std::make_shared<Opts>();
     o->gp.max_tokens = 64;
-    c->add_option("--adapter", o->adapter, "PEFT LoRA adapter directory");
+    c->add_option("--adapter", o->adapter, "PEFT LoRA adapter directory, merged into the weights at load");
     c->add_option("--prompt", o->prompt, "prompt text (needs the model's tokenizer)");
     c->add_option("--ids", o->ids, "prompt as comma-separated token ids instead of text");
     c->add_flag("--chat", o->chat, "wrap --prompt as a user turn with the model's chat template");
@@ -139,12 +139,9 @@ void register_model_commands(CLI::App& app) {
     c->add_flag("--no-cache", o->no_cache, "re-run the whole forward each step (reference path, slow)");
     c->add_flag("--json", o->json, "print one JSON object (ids, text, finish_reason, timings)");
     c->callback([=] {
-      if (!o->adapter.empty())
-        throw Error("adapters arrive with the training issue (LoRA is not implemented yet)", "--adapter",
-                    "run without --adapter, or merge the adapter into the weights first");
       if (o->prompt.empty() == o->ids.empty())
         throw Error("pass exactly one of --prompt or --ids", "generate");
-      auto lm = model::CausalLM::load(mf->model, {mf->dtype, mf->threads});
+      auto lm = model::CausalLM::load(mf->model, {mf->dtype, mf->threads, o->adapter});
       auto tok = maybe_tokenizer(mf->model, !o->prompt.empty());
       std::vector<int> prompt;
       if (!o->ids.empty()) {
@@ -203,13 +200,15 @@ void register_model_commands(CLI::App& app) {
     auto prompt = std::make_shared<std::string>();
     auto top = std::make_shared<int>(10);
     auto json_out = std::make_shared<bool>(false);
+    auto adapter = std::make_shared<std::string>();
+    c->add_option("--adapter", *adapter, "PEFT LoRA adapter directory, merged into the weights at load");
     c->add_option("--ids", *ids, "comma-separated token ids");
     c->add_option("--prompt", *prompt, "text (encoded with the model's tokenizer, BOS added)");
     c->add_option("--top", *top, "how many (id, logit) pairs to print")->capture_default_str();
     c->add_flag("--json", *json_out, "print JSON {\"ids\": [...], \"top\": [{\"id\", \"logit\"}...]}");
     c->callback([=] {
       if (ids->empty() == prompt->empty()) throw Error("pass exactly one of --ids or --prompt", "logits");
-      auto lm = model::CausalLM::load(mf->model, {mf->dtype, mf->threads});
+      auto lm = model::CausalLM::load(mf->model, {mf->dtype, mf->threads, *adapter});
       std::vector<int> in;
       std::unique_ptr<model::Tokenizer> tok = maybe_tokenizer(mf->model, !prompt->empty());
       if (!ids->empty()) {

@@ -76,7 +76,7 @@ void register_serve_commands(CLI::App& app) {
   CLI::App* c = app.add_subcommand("serve", "serve a local model through an OpenAI-compatible HTTP endpoint");
   c->add_option("--model", f->model_dir, "Hugging Face model directory (config.json, *.safetensors, tokenizer)")
       ->required();
-  c->add_option("--adapter", f->adapter_dir, "PEFT LoRA adapter directory (not supported yet)");
+  c->add_option("--adapter", f->adapter_dir, "PEFT LoRA adapter directory, merged into the weights at load");
   c->add_option("--host", f->serve.host, "address to listen on")->capture_default_str();
   c->add_option("--port", f->serve.port, "port to listen on (0 = any free port, printed at start)")
       ->capture_default_str();

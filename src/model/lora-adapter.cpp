@@ -1,0 +1,180 @@
+// PEFT LoRA adapter reading (see lora-adapter.h): config validation and A/B pairing, torch-free. The merge into
+// the base weights lives in llama.cpp, which knows the module shapes.
+#include "model/lora-adapter.h"
+
+#include <cmath>
+#include <regex>
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.h"
+#include "util/fs.h"
+
+namespace fs = std::filesystem;
+
+namespace ecpo::model {
+
+namespace {
+
+const std::string kPrefix = "base_model.model.";
+
+std::string fmt_shape(const std::vector<std::int64_t>& s) {
+  std::string o = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) o += (i ? "," : "") + std::to_string(s[i]);
+  return o + "]";
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+LoraConfig parse_config(const fs::path& path) {
+  const std::string where = path.string();
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("adapter_config.json is not valid JSON: ") + e.what(), where);
+  }
+  if (!j.is_object()) throw Error("adapter_config.json is not a JSON object", where);
+  auto str = [&](const char* key, const std::string& def) {
+    if (!j.contains(key) || j[key].is_null()) return def;
+    if (!j[key].is_string()) throw Error(std::string("'") + key + "' must be a string", where);
+    return j[key].get<std::string>();
+  };
+  auto flag = [&](const char* key) {
+    if (!j.contains(key) || j[key].is_null()) return false;
+    if (!j[key].is_boolean()) throw Error(std::string("'") + key + "' must be true or false", where);
+    return j[key].get<bool>();
+  };
+  const std::string peft_type = str("peft_type", "");
+  if (peft_type != "LORA")
+    throw Error("peft_type is '" + peft_type + "', only LORA adapters are supported", where,
+                "this is not a PEFT LoRA adapter (adapter_config.json needs \"peft_type\": \"LORA\")");
+  LoraConfig c;
+  if (!j.contains("r") || !j["r"].is_number_integer() || j["r"].get<std::int64_t>() <= 0)
+    throw Error("'r' (the LoRA rank) must be a positive integer", where);
+  c.r = j["r"].get<std::int64_t>();
+  if (!j.contains("lora_alpha") || !j["lora_alpha"].is_number())
+    throw Error("'lora_alpha' must be a number", where, "PEFT writes lora_alpha next to r");
+  c.lora_alpha = j["lora_alpha"].get<double>();
+  c.use_rslora = flag("use_rslora");
+  if (flag("fan_in_fan_out"))
+    throw Error("fan_in_fan_out is true; Llama/Qwen2 linear weights are [out, in]", where,
+                "fan_in_fan_out is for GPT-2 style Conv1D layers; this adapter was not made for this model");
+  if (flag("use_dora")) throw Error("DoRA adapters (use_dora: true) are not supported", where);
+  const std::string bias = str("bias", "none");
+  if (bias != "none")
+    throw Error("bias is '" + bias + "'; only bias \"none\" is supported", where,
+                "retrain with bias=\"none\" (PEFT's default)");
+  for (const char* key : {"rank_pattern", "alpha_pattern"})
+    if (j.contains(key) && !j[key].is_null() && !(j[key].is_object() && j[key].empty()))
+      throw Error(std::string("'") + key + "' is not supported (every module must use r and lora_alpha)", where);
+  if (j.contains("modules_to_save") && !j["modules_to_save"].is_null() &&
+      !(j["modules_to_save"].is_array() && j["modules_to_save"].empty()))
+    throw Error("'modules_to_save' is not supported (the adapter replaces whole modules)", where);
+  if (!j.contains("target_modules") || j["target_modules"].is_null())
+    throw Error("'target_modules' is missing", where, "PEFT writes a list such as [\"q_proj\", \"v_proj\"]");
+  const auto& tm = j["target_modules"];
+  if (tm.is_string()) {
+    if (tm.get<std::string>() == "all-linear") c.all_linear = true;
+    else c.target_regex = tm.get<std::string>();
+  } else if (tm.is_array()) {
+    for (const auto& m : tm) {
+      if (!m.is_string()) throw Error("'target_modules' must hold strings", where);
+      c.target_modules.push_back(m.get<std::string>());
+    }
+  } else {
+    throw Error("'target_modules' must be a list of module names or the string \"all-linear\"", where);
+  }
+  c.base_model_name_or_path = str("base_model_name_or_path", "");
+  return c;
+}
+
+bool targeted(const LoraConfig& c, const std::string& module) {
+  if (c.all_linear) return true;
+  if (!c.target_regex.empty()) {
+    try {
+      return std::regex_match(module, std::regex(c.target_regex));
+    } catch (const std::regex_error&) {
+      return true;  // a Python-only regex: let the shape checks decide
+    }
+  }
+  const std::string last = module.substr(module.rfind('.') + 1);
+  for (const auto& t : c.target_modules)
+    if (t == last || t == module || ends_with(module, "." + t)) return true;
+  return false;
+}
+
+}  // namespace
+
+double LoraConfig::scale() const {
+  return use_rslora ? lora_alpha / std::sqrt(static_cast<double>(r)) : lora_alpha / static_cast<double>(r);
+}
+
+const LoraModule* LoraAdapter::find(const std::string& module) const {
+  auto it = modules_.find(module);
+  return it == modules_.end() ? nullptr : &it->second;
+}
+
+std::unique_ptr<LoraAdapter> LoraAdapter::load(const fs::path& dir) {
+  require_exists(dir, "adapter directory", "pass a PEFT adapter directory (adapter_config.json + adapter_model.safetensors)");
+  const fs::path cfg_path = dir / "adapter_config.json";
+  if (!fs::exists(cfg_path))
+    throw Error("adapter_config.json is missing", dir.string(),
+                "a PEFT LoRA adapter directory holds adapter_config.json and adapter_model.safetensors");
+  auto a = std::unique_ptr<LoraAdapter>(new LoraAdapter());
+  a->config_ = parse_config(cfg_path);
+  a->weights_path_ = dir / "adapter_model.safetensors";
+  if (!fs::exists(a->weights_path_))
+    throw Error("adapter_model.safetensors is missing", dir.string(),
+                fs::exists(dir / "adapter_model.bin")
+                    ? "adapter_model.bin (pickle) is not read: re-save with safe_serialization=True"
+                    : "a PEFT LoRA adapter directory holds adapter_model.safetensors");
+  a->file_ = std::make_unique<SafetensorsFile>(a->weights_path_);
+  const std::string where = a->weights_path_.string();
+  for (const TensorInfo& t : a->file_->header().tensors) {
+    const std::string& key = t.name;
+    if (key.rfind(kPrefix, 0) != 0)
+      throw Error("adapter key '" + key + "' lacks the base_model.model. prefix", where,
+                  "PEFT saves keys as base_model.model.<module>.lora_A.weight; this file was not written by PEFT");
+    std::string rest = key.substr(kPrefix.size());
+    bool is_a = false;
+    std::string module;
+    for (const char* suf : {".lora_A.weight", ".lora_A.default.weight", ".lora_B.weight", ".lora_B.default.weight"}) {
+      if (ends_with(rest, suf)) {
+        module = rest.substr(0, rest.size() - std::string(suf).size());
+        is_a = std::string(suf).find("lora_A") != std::string::npos;
+        break;
+      }
+    }
+    if (module.empty())
+      throw Error("adapter key '" + key + "' is not a LoRA A/B weight", where,
+                  "only .lora_A.weight / .lora_B.weight tensors are supported (no lora biases, embeddings or "
+                  "modules_to_save)");
+    if (!targeted(a->config_, module))
+      throw Error("adapter key '" + key + "' adapts '" + module + "', which target_modules does not list", where,
+                  "adapter_config.json and adapter_model.safetensors disagree");
+    if (t.shape.size() != 2)
+      throw Error("adapter key '" + key + "' has shape " + fmt_shape(t.shape) + ", expected a matrix", where);
+    const std::int64_t rank = is_a ? t.shape[0] : t.shape[1];
+    if (rank != a->config_.r)
+      throw Error("adapter key '" + key + "' has shape " + fmt_shape(t.shape) + " (rank " + std::to_string(rank) +
+                      ") but adapter_config.json says r = " + std::to_string(a->config_.r),
+                  where, is_a ? "lora_A is [r, in]" : "lora_B is [out, r]");
+    LoraModule& m = a->modules_[module];
+    std::string& slot = is_a ? m.key_a : m.key_b;
+    if (!slot.empty())
+      throw Error("adapter keys '" + slot + "' and '" + key + "' name the same weight", where);
+    slot = key;
+    (is_a ? m.a : m.b) = a->file_->get(key);
+  }
+  if (a->modules_.empty()) throw Error("the adapter holds no LoRA weights", where);
+  for (const auto& [module, m] : a->modules_)
+    if (m.key_a.empty() || m.key_b.empty())
+      throw Error("module '" + module + "' has " + (m.key_a.empty() ? "lora_B but no lora_A" : "lora_A but no lora_B"),
+                  where, "every adapted module needs both lora_A and lora_B");
+  return a;
+}
+
+}  // namespace ecpo::model
