@@ -25,7 +25,7 @@ TEST(EngineCli, LogitsJsonTopMatchesLibrary) {
   auto r = run_ecpo("logits --model " + kTiny + " --ids 507,10,200 --top 5 --json --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
-  auto lm = ecpo::model::CausalLM::load(kTiny, {"float32", 1});
+  auto lm = ecpo::model::CausalLM::load(kTiny, {"float32", 1, {}});
   auto logits = lm->logits_last({507, 10, 200});
   std::vector<int> order(logits.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
@@ -41,7 +41,7 @@ TEST(EngineCli, GenerateIdsTextAndChat) {
   auto r = run_ecpo("generate --model " + kTiny + " --ids 507,10,200 --max-tokens 6 --json --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   auto j = nlohmann::json::parse(r.out.substr(r.out.find('{')));
-  auto lm = ecpo::model::CausalLM::load(kTiny, {"float32", 1});
+  auto lm = ecpo::model::CausalLM::load(kTiny, {"float32", 1, {}});
   ecpo::model::GenerateParams p;
   p.max_tokens = 6;
   EXPECT_EQ(j["ids"].get<std::vector<int>>(), lm->generate({507, 10, 200}, p).ids);

@@ -46,7 +46,7 @@ class Golden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Golden, LogitsMatchPythonFloat64Reference) {
   const auto& g = golden()["models"][GetParam()];
-  auto lm = CausalLM::load(kAssets / GetParam(), {"float32", 1});
+  auto lm = CausalLM::load(kAssets / GetParam(), {"float32", 1, {}});
   auto all = lm->logits_all(ints(g["seq_a"]));
   ASSERT_EQ(all.size(), g["logits_a"].size());
   for (std::size_t t = 0; t < all.size(); ++t)
@@ -62,7 +62,7 @@ TEST_P(Golden, LogitsMatchPythonFloat64Reference) {
 
 TEST_P(Golden, Bfloat16ComputeStaysCloseToFloat32) {
   const auto& g = golden()["models"][GetParam()];
-  auto lm = CausalLM::load(kAssets / GetParam(), {"bfloat16", 1});
+  auto lm = CausalLM::load(kAssets / GetParam(), {"bfloat16", 1, {}});
   EXPECT_EQ(lm->dtype(), "bfloat16");
   auto last = lm->logits_last(ints(g["seq_b"]));
   // bf16 has 8 mantissa bits: logits of magnitude ~4 drift by a few hundredths through two layers.
@@ -70,7 +70,7 @@ TEST_P(Golden, Bfloat16ComputeStaysCloseToFloat32) {
 }
 
 TEST_P(Golden, BatchedLeftPaddedPrefillEqualsOneByOne) {
-  auto lm = CausalLM::load(kAssets / GetParam(), {"float32", 1});
+  auto lm = CausalLM::load(kAssets / GetParam(), {"float32", 1, {}});
   std::vector<std::vector<int>> batch = {{5, 6, 7, 8, 9, 10, 11}, {300}, {42, 43, 44}};
   auto b = lm->logits_last_batch(batch);
   ASSERT_EQ(b.size(), 3u);
@@ -78,7 +78,7 @@ TEST_P(Golden, BatchedLeftPaddedPrefillEqualsOneByOne) {
 }
 
 TEST_P(Golden, KvCacheGenerationEqualsFullRecompute) {
-  auto lm = CausalLM::load(kAssets / GetParam(), {"float32", 1});
+  auto lm = CausalLM::load(kAssets / GetParam(), {"float32", 1, {}});
   GenerateParams p;
   p.max_tokens = 24;
   p.stop_at_eos = false;
@@ -104,7 +104,7 @@ TEST_P(Golden, KvCacheGenerationEqualsFullRecompute) {
 INSTANTIATE_TEST_SUITE_P(TinyModels, Golden, ::testing::Values("tiny-llama", "tiny-qwen2"));
 
 TEST(Forward, LogitsAllRowsEqualPrefixLogits) {
-  auto lm = CausalLM::load(kAssets / "tiny-llama", {"float32", 1});
+  auto lm = CausalLM::load(kAssets / "tiny-llama", {"float32", 1, {}});
   std::vector<int> ids = {507, 20, 30, 40};
   auto all = lm->logits_all(ids);
   for (std::size_t t = 0; t < ids.size(); ++t) {
@@ -114,11 +114,11 @@ TEST(Forward, LogitsAllRowsEqualPrefixLogits) {
 }
 
 TEST(Forward, BadIdsAndMissingFilesAreEcpoErrors) {
-  auto lm = CausalLM::load(kAssets / "tiny-llama", {"float32", 1});
+  auto lm = CausalLM::load(kAssets / "tiny-llama", {"float32", 1, {}});
   EXPECT_THROW(lm->logits_last({1, 512}), ecpo::Error);
   EXPECT_THROW(lm->logits_last({}), ecpo::Error);
   EXPECT_THROW(CausalLM::load(kAssets / "no-such-model"), ecpo::Error);
-  EXPECT_THROW(CausalLM::load(kAssets / "tiny-llama", {"int8", 1}), ecpo::Error);
+  EXPECT_THROW(CausalLM::load(kAssets / "tiny-llama", {"int8", 1, {}}), ecpo::Error);
 }
 
 TEST(Forward, WeightShapeMismatchNamesTheTensor) {
@@ -160,7 +160,7 @@ TEST(Llama2c, Stories260KReproducesRunCGreedyIds) {
   std::vector<int> want;
   for (int id; in >> id;) want.push_back(id);
   ASSERT_EQ(want.size(), 200u);
-  auto lm = CausalLM::load(dir.path(), {"float32", 1});
+  auto lm = CausalLM::load(dir.path(), {"float32", 1, {}});
   GenerateParams p;
   p.max_tokens = 200;
   p.stop_at_eos = false;
@@ -168,9 +168,9 @@ TEST(Llama2c, Stories260KReproducesRunCGreedyIds) {
 }
 
 TEST(Forward, DtypeAutoFollowsConfigAndFloat16IsRefused) {
-  EXPECT_EQ(CausalLM::load(kAssets / "tiny-qwen2", {"auto", 1})->dtype(), "bfloat16");  // torch_dtype bfloat16
-  EXPECT_EQ(CausalLM::load(kAssets / "tiny-llama", {"auto", 1})->dtype(), "float32");
-  EXPECT_THROW(CausalLM::load(kAssets / "tiny-llama", {"float16", 1}), ecpo::Error);
+  EXPECT_EQ(CausalLM::load(kAssets / "tiny-qwen2", {"auto", 1, {}})->dtype(), "bfloat16");  // torch_dtype bfloat16
+  EXPECT_EQ(CausalLM::load(kAssets / "tiny-llama", {"auto", 1, {}})->dtype(), "float32");
+  EXPECT_THROW(CausalLM::load(kAssets / "tiny-llama", {"float16", 1, {}}), ecpo::Error);
 }
 
 TEST(Forward, GenerationConfigEosIdsAreMerged) {

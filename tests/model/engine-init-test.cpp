@@ -84,7 +84,7 @@ TEST(ModelInit, TinyLlamaDirectoryFollowsTheSpecs) {
   EXPECT_NE(ecpo::read_file(other / "model.safetensors"), raw);
   EXPECT_EQ(ecpo::read_file(again / "tokenizer.json"), ecpo::read_file(dir / "tokenizer.json"));
 
-  auto lm = CausalLM::load(dir.path(), {"float32", 1});
+  auto lm = CausalLM::load(dir.path(), {"float32", 1, {}});
   EXPECT_EQ(lm->logits_last({507, 1, 2}).size(), 512u);
 }
 
@@ -141,7 +141,7 @@ TEST(ModelInit, PresetsAndErrors) {
   ecpo::test::TempDir dir;
   q.dtype = "BF16";
   model_init(dir.path(), q, 3);
-  auto lm = CausalLM::load(dir.path(), {"float32", 1});
+  auto lm = CausalLM::load(dir.path(), {"float32", 1, {}});
   EXPECT_EQ(lm->config().torch_dtype, "bfloat16");
   EXPECT_EQ(lm->weight_bytes(), q.config.num_parameters() * 4);  // converted to float32 on load
 }
