@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
         continue;
       }
       for (const std::string dtype : {"float32", "bfloat16"}) {
-        auto lm = ecpo::model::CausalLM::load(dir, {dtype, threads});
+        auto lm = ecpo::model::CausalLM::load(dir, {dtype, threads, {}});
         const int V = static_cast<int>(lm->config().vocab_size);
         std::vector<int> prompt(prompt_len);
         for (int i = 0; i < prompt_len; ++i) prompt[i] = (i * 7919 + 13) % (V - 16);

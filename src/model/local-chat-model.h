@@ -2,8 +2,9 @@
 // built-in libtorch engine behind the same llm::ChatModel interface as the HTTP client, so every role can use
 // it. chat() renders the messages with the model's chat template (Llama 3 when the tokenizer has Llama-3
 // header tokens, else ChatML), generates with temperature / top_p / max_tokens / stop / seed and reports
-// usage and latency. Torch-free header. Not here: LoRA adapters (arrive with the training issue), enforcing
-// json_schema (ignored: the llm layer's tolerant parser validates and re-asks), batching across callers.
+// usage and latency. An optional PEFT LoRA adapter is merged into the weights at load (model/lora-adapter.h).
+// Torch-free header. Not here: enforcing json_schema (ignored: the llm layer's tolerant parser validates and
+// re-asks), batching across callers.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -28,8 +29,7 @@ struct LocalModelOptions {
 // (generation itself uses `threads` torch threads). Run several LocalChatModels for parallel decoding.
 class LocalChatModel : public llm::ChatModel {
  public:
-  // Loads model, tokenizer and template; throws ecpo::Error naming the file on any problem, and for an
-  // adapter_dir ("LoRA adapters arrive with the training issue").
+  // Loads model (+ adapter), tokenizer and template; throws ecpo::Error naming the file on any problem.
   static std::unique_ptr<LocalChatModel> load(const LocalModelOptions& options);
   ~LocalChatModel() override;
 
