@@ -1,7 +1,10 @@
 // ecpo — one binary, one verb per pipeline stage. This file only wires global flags and the verbs
 // that each cmd-*.cpp registers; it turns ecpo::Error into one "error: ..." line and exit code 1.
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
+#include <string>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
@@ -16,7 +19,27 @@
 #define ECPO_VERSION "0.0.0"
 #endif
 
+namespace {
+// libtorch's OpenMP pool busy-waits between parallel regions by default; beside OpenBLAS's own threads on a
+// small machine that oversubscribes the cores (the BERT encoder ran 5x slower at 2 threads than at 1).
+// The runtime reads OMP_WAIT_POLICY only when it loads, so when the user has not chosen a policy we set
+// PASSIVE and re-execute once — only for the verbs that run torch compute, since loading libtorch twice
+// costs ~0.4 s. If the re-exec fails we simply go on with the default policy.
+void ensure_passive_openmp(int argc, char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY")) return;
+  static const char* torch_verbs[] = {"generate", "logits", "embed", "serve", "index", "retrieve", "llm"};
+  bool computes = false;
+  for (int i = 1; i < argc && !computes; ++i)
+    for (const char* v : torch_verbs)
+      if (std::string(argv[i]) == v) computes = true;
+  if (!computes) return;
+  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  ::execv("/proc/self/exe", argv);
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+  ensure_passive_openmp(argc, argv);
   CLI::App app{"ecpo — expectation-confirmation preference optimisation for conversational recommendation agents"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ecpo ") + ECPO_VERSION + " (libtorch " +
