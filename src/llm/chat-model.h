@@ -1,11 +1,14 @@
 // The one interface every LLM role talks through: chat(messages, params) → result.
 // Backends: OpenAI-compatible HTTP (llm/), the built-in libtorch engine (model/, "local"), offline roles.
-// Implementations must be safe to call from many episodes (threads) at once.
+// Implementations must be safe to call from many episodes (threads) at once. Streaming is an optional hook
+// (ChatParams::on_delta); the interface stays one blocking call that returns the whole result.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -26,7 +29,22 @@ struct ChatParams {
   // JSON schema the reply must satisfy (structured output); null = free text.
   nlohmann::json json_schema = nullptr;
   std::string schema_name = "reply";
+  // Optional live text stream; not part of any cache key and not sent to servers. When set, chat() calls it
+  // with consecutive pieces of the reply, on the calling thread, before it returns; the pieces concatenate
+  // to exactly ChatResult::text (each is valid UTF-8). Backends that generate token by token (the local
+  // engine) call it as text is produced, holding back bytes that may still turn into a stop string or
+  // complete a UTF-8 character; backends that do not stream (the HTTP client, a response-cache hit) call it
+  // once with the whole text (no call for an empty reply). Return false to ask the backend to stop early:
+  // the local engine cancels (finish_reason "cancelled", text = what was delivered); a backend that already
+  // has the whole reply ignores it. Use deliver_whole_text() to implement the non-streaming contract.
+  std::function<bool(std::string_view delta)> on_delta;
 };
+
+// For backends without token streaming: hands a finished reply to params.on_delta in one piece (when set
+// and the text is non-empty). Call it once, just before returning the result.
+inline void deliver_whole_text(const ChatParams& params, std::string_view text) {
+  if (params.on_delta && !text.empty()) params.on_delta(text);
+}
 
 struct Usage {
   std::int64_t prompt_tokens = 0;

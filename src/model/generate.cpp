@@ -1,4 +1,5 @@
-// The sampling loop with stop ids / stop strings / max tokens (see generate.h).
+// The sampling loop with stop ids / stop strings / max tokens, and the live text stream of
+// GenerateParams::on_token (see generate.h). Torch-free: the model is a StepFn, the tokenizer a TokenDecoder.
 #include "model/generate.h"
 
 #include <algorithm>
@@ -8,6 +9,92 @@
 #include "util/error.h"
 
 namespace ecpo::model {
+
+std::size_t incomplete_utf8_tail(std::string_view s) {
+  const std::size_t n = s.size();
+  for (std::size_t back = 1; back <= 3 && back <= n; ++back) {
+    const auto b = static_cast<unsigned char>(s[n - back]);
+    if ((b & 0xC0) == 0x80) continue;  // a continuation byte: look further back for its lead
+    std::size_t need = 0;
+    if (b >= 0xC2 && b <= 0xDF) need = 2;
+    else if (b >= 0xE0 && b <= 0xEF) need = 3;
+    else if (b >= 0xF0 && b <= 0xF4) need = 4;
+    if (need == 0 || back >= need) return 0;  // ASCII, a byte that never leads, or a complete sequence
+    if (back >= 2) {  // the second byte's range depends on the lead (no overlongs, surrogates, > U+10FFFF)
+      const auto c = static_cast<unsigned char>(s[n - back + 1]);
+      if ((b == 0xE0 && c < 0xA0) || (b == 0xED && c > 0x9F) || (b == 0xF0 && c < 0x90) || (b == 0xF4 && c > 0x8F))
+        return 0;  // can never become valid: nothing to wait for
+    }
+    return back;
+  }
+  return 0;  // three continuation bytes: complete (after a 4-byte lead) or invalid either way
+}
+
+std::size_t stop_prefix_tail(std::string_view text, const std::vector<std::string>& stops) {
+  std::size_t best = 0;
+  for (const auto& s : stops) {
+    if (s.size() < 2) continue;  // a 1-byte stop string has no proper non-empty prefix
+    for (std::size_t k = std::min(s.size() - 1, text.size()); k > best; --k)
+      if (text.substr(text.size() - k) == std::string_view(s).substr(0, k)) {
+        best = k;
+        break;
+      }
+  }
+  return best;
+}
+
+namespace {
+
+// Releases streamed text: tracks what was delivered and checks the decoder never rewrites it.
+class Streamer {
+ public:
+  Streamer(const TokenCallback& cb, const std::vector<std::string>& stops) : cb_(cb), stops_(stops) {}
+
+  // `text` is the decoded completion so far; `end` caps the releasable part (a stop-string cut), npos = none.
+  // Returns the callback's answer.
+  bool token(int id, int index, const std::string& text, std::size_t end) {
+    check_prefix(text);
+    std::size_t stop = end;
+    if (stop == std::string::npos) {
+      std::string_view pending = std::string_view(text).substr(released_.size());
+      std::size_t hold = std::max(incomplete_utf8_tail(pending), stop_prefix_tail(pending, stops_));
+      stop = text.size() - hold;
+    }
+    return emit(id, index, text, stop, {});
+  }
+
+  void finish(const std::string& text, std::string_view finish_reason) {
+    check_prefix(text);
+    emit(-1, -1, text, text.size(), finish_reason);
+  }
+
+  const std::string& released() const { return released_; }
+
+ private:
+  void check_prefix(const std::string& text) const {
+    if (text.size() < released_.size() || text.compare(0, released_.size(), released_) != 0)
+      throw Error("the token decoder changed text it had already produced", "generate",
+                  "streaming needs a prefix-stable decoder (byte-level BPE is); generate without on_token");
+  }
+
+  bool emit(int id, int index, const std::string& text, std::size_t end, std::string_view finish_reason) {
+    const std::size_t from = released_.size();
+    const std::size_t to = std::max(from, std::min(end, text.size()));
+    released_.append(text, from, to - from);
+    TokenEvent ev;
+    ev.id = id;
+    ev.index = index;
+    ev.delta = std::string_view(released_).substr(from);
+    ev.finish_reason = finish_reason;
+    return cb_(ev);
+  }
+
+  const TokenCallback& cb_;
+  const std::vector<std::string>& stops_;
+  std::string released_;
+};
+
+}  // namespace
 
 GenerateResult generate_loop(const std::vector<int>& prompt, const GenerateParams& params, const StepFn& step,
                              const TokenDecoder& decode, const std::vector<std::int64_t>& eos_ids,
@@ -29,6 +116,12 @@ GenerateResult generate_loop(const std::vector<int>& prompt, const GenerateParam
                     std::to_string(max_context),
                 "generate", "shorten the prompt");
 
+  const bool streaming = static_cast<bool>(params.on_token);
+  const bool need_text = decode && (streaming || !params.stop_strings.empty());
+  Streamer streamer(params.on_token, params.stop_strings);
+  std::string text;  // decode(r.ids), kept current when need_text
+  static const std::string kNoText;
+
   std::vector<int> feed = prompt;
   for (int n = 0; n < params.max_tokens; ++n) {
     if (max_context > 0 && static_cast<std::int64_t>(prompt.size() + r.ids.size()) >= max_context) break;
@@ -43,19 +136,29 @@ GenerateResult generate_loop(const std::vector<int>& prompt, const GenerateParam
     }
     r.ids.push_back(id);
     feed.assign(1, id);
+    if (need_text) text = decode(r.ids);
+    std::size_t cut = std::string::npos;
     if (!params.stop_strings.empty()) {
-      std::string text = decode(r.ids);
-      std::size_t cut = std::string::npos;
       for (const auto& s : params.stop_strings)
         if (!s.empty()) cut = std::min(cut, text.find(s));
-      if (cut != std::string::npos) {
-        r.text = text.substr(0, cut);
-        r.finish_reason = "stop";
+    }
+    if (streaming) {
+      const int index = static_cast<int>(r.ids.size()) - 1;
+      if (!streamer.token(id, index, decode ? text : kNoText, cut)) {
+        r.text = streamer.released();
+        r.finish_reason = "cancelled";
         return r;
       }
     }
+    if (cut != std::string::npos) {
+      r.text = text.substr(0, cut);
+      r.finish_reason = "stop";
+      if (streaming) streamer.finish(r.text, r.finish_reason);
+      return r;
+    }
   }
-  if (decode) r.text = decode(r.ids);
+  if (decode) r.text = need_text && !r.ids.empty() ? text : decode(r.ids);
+  if (streaming) streamer.finish(r.text, r.finish_reason);
   return r;
 }
 

@@ -1,5 +1,6 @@
 // The `local` ChatModel (see local-chat-model.h): tokenizer + chat template + CausalLM generation under one
-// mutex. Torch-free itself: the engine's CausalLM hides libtorch behind its PIMPL.
+// mutex; ChatParams::on_delta receives the reply live from the generation loop's token events.
+// Torch-free itself: the engine's CausalLM hides libtorch behind its PIMPL.
 #include "model/local-chat-model.h"
 
 #include <chrono>
@@ -99,6 +100,14 @@ llm::ChatResult LocalChatModel::chat(const std::vector<llm::Message>& messages, 
   TokenDecoder decode = [&tok](const std::vector<int>& ids) {
     return tok.decode(std::vector<TokenId>(ids.begin(), ids.end()), /*skip_special=*/true);
   };
+  if (params.on_delta) {
+    // Deltas never split a UTF-8 character that later completes, so sanitising each one equals sanitising the
+    // whole text (utf8_sanitize replaces byte by byte): the pieces concatenate to ChatResult::text.
+    g.on_token = [&params](const TokenEvent& ev) {
+      if (ev.delta.empty()) return true;
+      return params.on_delta(utf8_sanitize(ev.delta));
+    };
+  }
 
   GenerateResult r;
   {

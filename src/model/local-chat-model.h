@@ -37,6 +37,9 @@ class LocalChatModel : public llm::ChatModel {
   // random seed, like an OpenAI server; temperature 0 is greedy and deterministic. Stops at the model's
   // EOS / end-of-turn tokens or at one of params.stop (finish_reason "stop"), or at max_tokens / the end of
   // the context ("length"). Throws llm::ChatError (FailureKind::other) when the prompt does not fit.
+  // params.on_delta is called live, token by token (text that may still become a stop string or complete a
+  // UTF-8 character waits); returning false cancels generation (finish_reason "cancelled", text = what was
+  // delivered).
   llm::ChatResult chat(const std::vector<llm::Message>& messages, const llm::ChatParams& params) override;
   std::string model_name() const override;
 

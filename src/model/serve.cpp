@@ -1,14 +1,17 @@
 // OpenAI-compatible chat server over an llm::ChatModel (see serve.h): request parsing and validation,
-// reply/error JSON, SSE replay for `stream: true`, and the cpp-httplib wiring. It never touches tensors:
+// reply/error JSON, live SSE for `stream: true`, and the cpp-httplib wiring. It never touches tensors:
 // the ChatModel decides how text is produced; this file only speaks the wire protocol.
 #include "model/serve.h"
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -188,6 +191,18 @@ RequestError from_chat_error(const llm::ChatError& e) {
   }
 }
 
+// One streamed reply: SSE events queued by the producer (generation) thread for the httplib worker.
+struct StreamState {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> events;
+  bool role_sent = false;             // the first chunk (role) is queued lazily, with the first content
+  bool done = false;                  // the producer queued its last event (or failed)
+  bool cancelled = false;             // the client is gone: on_delta answers false
+  std::optional<RequestError> error;  // failure before any event: answered as a plain HTTP error
+  std::thread producer;
+};
+
 }  // namespace
 
 struct ChatServer::Impl {
@@ -292,6 +307,12 @@ struct ChatServer::Impl {
       return;
     }
 
+    const std::string id = next_id();
+    const std::int64_t created = static_cast<std::int64_t>(std::time(nullptr));
+    if (parsed.stream) {
+      stream_chat(std::move(parsed), id, created, res);
+      return;
+    }
     llm::ChatResult result;
     auto t0 = std::chrono::steady_clock::now();
     try {
@@ -301,41 +322,135 @@ struct ChatServer::Impl {
       reply_json(res, err.status, error_json(err));
       return;
     } catch (const Error& e) {  // bad input for this model (e.g. prompt longer than its context)
-      reply_json(res, 400, error_json({400, e.what(), "invalid_request_error", "invalid_value"}));
+      reply_json(res, 400, error_json(bad_input(e)));
       return;
     }
+    log_chat(result, t0);
+    reply_json(res, 200, completion_json(id, model_id, created, result));
+  }
+
+  static RequestError bad_input(const Error& e) { return {400, e.what(), "invalid_request_error", "invalid_value"}; }
+
+  void log_chat(const llm::ChatResult& result, std::chrono::steady_clock::time_point t0) const {
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     spdlog::info("serve: chat {} prompt={} completion={} tokens, {:.0f} ms, finish={}", model_id,
                  result.usage.prompt_tokens, result.usage.completion_tokens, ms, result.finish_reason);
+  }
 
-    const std::string id = next_id();
-    const std::int64_t created = static_cast<std::int64_t>(std::time(nullptr));
-    if (!parsed.stream) {
-      reply_json(res, 200, completion_json(id, model_id, created, result));
-      return;
+  // `stream: true`. A producer thread runs model.chat() with params.on_delta queueing one SSE content chunk
+  // per delta; the httplib worker (the chunked content provider) writes queued events as they come. The
+  // handler waits for the first event, so a request that fails before any text (a prompt too long for the
+  // model, a model error) still gets a plain HTTP error status. A failed write (the client went away) makes
+  // on_delta return false, which cancels generation; the provider's releaser joins the producer.
+  void stream_chat(ChatRequest parsed, const std::string& id, std::int64_t created, httplib::Response& res) {
+    auto st = std::make_shared<StreamState>();
+    auto chunk = [this, id, created](const json& delta, const json& finish) {
+      return sse(chunk_json(id, model_id, created, delta, finish));
+    };
+    // Caller holds st->mu.
+    auto push = [st, chunk](std::string event) {
+      if (!st->role_sent) {
+        st->events.push_back(chunk({{"role", "assistant"}, {"content", ""}}, nullptr));
+        st->role_sent = true;
+      }
+      if (!event.empty()) st->events.push_back(std::move(event));
+      st->cv.notify_all();
+    };
+    st->producer = std::thread([this, st, parsed = std::move(parsed), id, created, chunk, push]() mutable {
+      std::string streamed;  // what on_delta delivered
+      parsed.params.on_delta = [&](std::string_view delta) {
+        std::lock_guard lock(st->mu);
+        if (st->cancelled) return false;
+        streamed.append(delta);
+        push(chunk({{"content", std::string(delta)}}, nullptr));
+        return true;
+      };
+      const auto t0 = std::chrono::steady_clock::now();
+      llm::ChatResult result;
+      std::optional<RequestError> failure;
+      try {
+        result = model.chat(parsed.messages, parsed.params);
+      } catch (const llm::ChatError& e) {
+        failure = from_chat_error(e);
+      } catch (const Error& e) {
+        failure = bad_input(e);
+      } catch (const std::exception& e) {
+        failure = RequestError{500, e.what(), "server_error", ""};
+      }
+      std::lock_guard lock(st->mu);
+      if (failure) {
+        spdlog::warn("serve: streamed chat failed: {}", failure->message);
+        if (st->role_sent) {  // the stream has started: report in band (OpenAI clients raise on "error")
+          st->events.push_back(sse(error_json(*failure)));
+          st->events.push_back("data: [DONE]\n\n");
+        } else {
+          st->error = std::move(failure);
+        }
+        st->done = true;
+        st->cv.notify_all();
+        return;
+      }
+      log_chat(result, t0);
+      // A backend that does not stream (or a cache hit that did not call on_delta) leaves text to send.
+      if (result.text.size() > streamed.size() && result.text.compare(0, streamed.size(), streamed) == 0) {
+        push(chunk({{"content", result.text.substr(streamed.size())}}, nullptr));
+      } else if (result.text != streamed) {
+        spdlog::warn("serve: the model's streamed text differs from its final reply; the stream keeps the former");
+      }
+      push(chunk(json::object(), result.finish_reason.empty() ? "stop" : result.finish_reason));
+      if (parsed.include_usage) {
+        json u = chunk_json(id, model_id, created, json::object(), nullptr);
+        u["choices"] = json::array();
+        u["usage"] = completion_json(id, model_id, created, result)["usage"];
+        st->events.push_back(sse(u));
+      }
+      st->events.push_back("data: [DONE]\n\n");
+      st->done = true;
+      st->cv.notify_all();
+    });
+
+    {
+      std::unique_lock lock(st->mu);
+      st->cv.wait(lock, [&] { return !st->events.empty() || st->done; });
+      if (st->error) {
+        RequestError err = *st->error;
+        lock.unlock();
+        st->producer.join();
+        reply_json(res, err.status, error_json(err));
+        return;
+      }
     }
-    // SSE replay of the finished reply: role chunk, content chunk, finish chunk, [usage chunk], [DONE].
-    std::string finish = result.finish_reason.empty() ? "stop" : result.finish_reason;
-    auto events = std::make_shared<std::vector<std::string>>();
-    events->push_back(sse(chunk_json(id, model_id, created, {{"role", "assistant"}, {"content", ""}}, nullptr)));
-    if (!result.text.empty())
-      events->push_back(sse(chunk_json(id, model_id, created, {{"content", result.text}}, nullptr)));
-    events->push_back(sse(chunk_json(id, model_id, created, json::object(), finish)));
-    if (parsed.include_usage) {
-      json u = chunk_json(id, model_id, created, json::object(), nullptr);
-      u["choices"] = json::array();
-      u["usage"] = completion_json(id, model_id, created, result)["usage"];
-      events->push_back(sse(u));
-    }
-    events->push_back("data: [DONE]\n\n");
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
-    res.set_chunked_content_provider("text/event-stream", [events](std::size_t, httplib::DataSink& sink) {
-      for (const auto& e : *events)
-        if (!sink.write(e.data(), e.size())) return false;
-      sink.done();
-      return true;
-    });
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [st](std::size_t, httplib::DataSink& sink) {
+          std::unique_lock lock(st->mu);
+          st->cv.wait(lock, [&] { return !st->events.empty() || st->done; });
+          while (!st->events.empty()) {
+            std::string event = std::move(st->events.front());
+            st->events.pop_front();
+            lock.unlock();
+            const bool ok = sink.write(event.data(), event.size());
+            lock.lock();
+            if (!ok) {
+              st->cancelled = true;
+              return false;
+            }
+          }
+          if (st->done) {
+            lock.unlock();
+            sink.done();
+          }
+          return true;  // httplib calls again until done()
+        },
+        [st](bool) {
+          {
+            std::lock_guard lock(st->mu);
+            st->cancelled = true;  // no-op when generation already ended
+          }
+          if (st->producer.joinable()) st->producer.join();
+        });
   }
 };
 

@@ -1,8 +1,10 @@
 // An OpenAI-compatible HTTP endpoint over ANY llm::ChatModel (the local libtorch engine, a scripted test
 // model, even a remote client): POST /v1/chat/completions (JSON or SSE `stream: true`), GET /v1/models,
 // GET /health. The HTTP layer (cpp-httplib) stays in serve.cpp; this header is torch- and httplib-free.
-// Streaming replays the finished reply as SSE chunks (ChatModel has no token callback): the wire format is
-// OpenAI's, but the first content byte arrives when generation ends. No auth, no TLS, one model per server.
+// Streaming is live: each ChatParams::on_delta piece becomes one SSE chunk as it is generated (OpenAI's
+// chat.completion.chunk format: a role chunk, content chunks, a finish_reason chunk, an optional usage chunk,
+// `data: [DONE]`); a ChatModel that does not stream sends its reply as one content chunk at the end. A client
+// that disconnects cancels generation (noticed at the next chunk write). No auth, no TLS, one model per server.
 #pragma once
 #include <cstddef>
 #include <memory>

@@ -39,12 +39,6 @@ std::vector<int> parse_ids(const std::string& s) {
   return out;
 }
 
-std::string join_ids(const std::vector<int>& ids) {
-  std::string s;
-  for (std::size_t i = 0; i < ids.size(); ++i) s += (i ? "," : "") + std::to_string(ids[i]);
-  return s;
-}
-
 struct ModelFlags {
   std::string model, dtype = "float32";
   int threads = 0;
@@ -169,6 +163,16 @@ void register_model_commands(CLI::App& app) {
           return t->decode(std::vector<model::TokenId>(ids.begin(), ids.end()), /*skip_special=*/true);
         };
       }
+      if (!o->json) {  // print as generated: text deltas (held back only inside a UTF-8 char / stop-string
+                       // prefix), or ids when there is no tokenizer; the bytes equal the finished completion's
+        const bool text = static_cast<bool>(tok);
+        gp.on_token = [text](const model::TokenEvent& ev) {
+          if (text) std::cout.write(ev.delta.data(), static_cast<std::streamsize>(ev.delta.size()));
+          else if (ev.id >= 0) std::cout << (ev.index > 0 ? "," : "") << ev.id;
+          std::cout.flush();
+          return true;
+        };
+      }
       model::GenerateResult r = lm->generate(prompt, gp, decode);
       const double n = static_cast<double>(r.ids.size());
       if (o->json) {
@@ -181,9 +185,7 @@ void register_model_commands(CLI::App& app) {
                             {"decode_ms", r.decode_ms}};
         std::cout << j.dump() << "\n";
       } else {
-        if (tok) std::cout << r.text << "\n";
-        else std::cout << join_ids(r.ids) << "\n";
-        std::cout << std::flush;  // the stats line on stderr comes after the completion
+        std::cout << "\n" << std::flush;  // the completion was streamed; the stats line on stderr comes after it
         std::fprintf(stderr, "[%d prompt + %zu completion tokens, finish=%s, prefill %.1f ms, decode %.1f tok/s]\n",
                      r.prompt_tokens, r.ids.size(), r.finish_reason.c_str(), r.prefill_ms,
                      n > 1 && r.decode_ms > 0 ? (n - 1) / (r.decode_ms / 1000.0) : 0.0);

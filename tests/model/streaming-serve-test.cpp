@@ -1,0 +1,450 @@
+// Live streaming end to end: LocalChatModel's ChatParams::on_delta on the random `tiny` preset (pieces
+// concatenate to the reply, stop strings, cancel) and `ecpo serve`'s SSE over loopback with an httplib client
+// that reads chunks as they arrive: chunk order and content equal the non-stream reply, the first content
+// chunk arrives while generation is still running (proved by a gate, not by timing), [DONE] ends the stream,
+// errors before the first token keep their HTTP status, and a client that disconnects cancels generation.
+// Also `ecpo generate` prints the same bytes as before when streaming.
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "model/local-chat-model.h"
+#include "model/model-init.h"
+#include "model/serve.h"
+#include "test-support.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using ecpo::llm::ChatParams;
+using ecpo::llm::ChatResult;
+using ecpo::llm::Message;
+using ecpo::model::LocalChatModel;
+
+class TinyModel : public ::testing::Environment {
+ public:
+  static fs::path dir() { return root() / "llama"; }
+  void SetUp() override { ecpo::model::model_init(dir(), ecpo::model::init_spec_preset("tiny", "llama"), 7); }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(root(), ec);
+  }
+  static fs::path root() {
+    static fs::path p = [] {
+      std::string tmpl = (fs::temp_directory_path() / "ecpo-stream-XXXXXX").string();
+      if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
+      return fs::path(tmpl);
+    }();
+    return p;
+  }
+};
+const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new TinyModel);
+
+LocalChatModel& tiny() {
+  static std::unique_ptr<LocalChatModel> m = [] {
+    ecpo::model::LocalModelOptions o;
+    o.model_dir = TinyModel::dir();
+    o.threads = 1;
+    return LocalChatModel::load(o);
+  }();
+  return *m;
+}
+
+const std::vector<Message> kChat = {{"system", "You recommend books."}, {"user", "Any good mystery novels?"}};
+
+ChatParams greedy(int max_tokens) {
+  ChatParams p;
+  p.temperature = 0;
+  p.max_tokens = max_tokens;
+  return p;
+}
+
+// ---- SSE client -------------------------------------------------------------------------------------------
+
+struct SseReply {
+  bool ok = false;
+  int status = 0;
+  std::string error_body;           // the body when the reply is not an event stream
+  std::vector<std::string> events;  // "data: " payloads in order
+};
+
+// POSTs `body` and splits the event stream as bytes arrive; on_event sees each payload the moment it is
+// complete and may return false to drop the connection.
+SseReply stream_post(int port, const json& body, const std::function<bool(const std::string&)>& on_event = {}) {
+  SseReply out;
+  httplib::Client c("127.0.0.1", port);
+  c.set_connection_timeout(5, 0);
+  c.set_read_timeout(60, 0);
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/chat/completions";
+  req.body = body.dump();
+  req.set_header("Content-Type", "application/json");
+  std::string buf;
+  bool is_sse = false;
+  req.response_handler = [&](const httplib::Response& r) {
+    out.status = r.status;
+    is_sse = r.get_header_value("Content-Type").find("text/event-stream") != std::string::npos;
+    return true;
+  };
+  req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    if (!is_sse) {
+      out.error_body.append(data, n);
+      return true;
+    }
+    buf.append(data, n);
+    for (std::size_t end; (end = buf.find("\n\n")) != std::string::npos;) {
+      std::string ev = buf.substr(0, end);
+      buf.erase(0, end + 2);
+      EXPECT_EQ(ev.rfind("data: ", 0), 0u) << ev;
+      out.events.push_back(ev.substr(6));
+      if (on_event && !on_event(out.events.back())) return false;
+    }
+    return true;
+  };
+  httplib::Response res;
+  httplib::Error err;
+  out.ok = c.send(req, res, err);
+  if (out.ok) {
+    EXPECT_TRUE(buf.empty()) << "a partial event after the stream ended: " << buf;
+  }
+  return out;
+}
+
+// The content of a chat.completion.chunk payload ("" when it has none).
+std::string content_of(const std::string& event) {
+  if (event == "[DONE]") return "";
+  json c = json::parse(event);
+  if (c["choices"].empty() || !c["choices"][0]["delta"].contains("content")) return "";
+  return c["choices"][0]["delta"]["content"].get<std::string>();
+}
+
+json request(int max_tokens, bool stream) {
+  json body = {{"messages", ecpo::llm::to_json(kChat)}, {"temperature", 0}, {"max_tokens", max_tokens}};
+  if (stream) {
+    body["stream"] = true;
+    body["stream_options"] = {{"include_usage", true}};
+  }
+  return body;
+}
+
+// ---- test models ----------------------------------------------------------------------------------------
+
+// Wraps a ChatModel; after forwarding the first non-empty delta it waits until the test says the client has
+// that chunk (bounded, so a non-live server fails instead of hanging), and records whether chat() was still
+// running at that moment.
+class GatedModel : public ecpo::llm::ChatModel {
+ public:
+  explicit GatedModel(ecpo::llm::ChatModel& inner) : inner_(inner) {}
+  ChatResult chat(const std::vector<Message>& messages, const ChatParams& params) override {
+    ChatParams p = params;
+    bool first = true;
+    p.on_delta = [&](std::string_view d) {
+      ++deltas;
+      bool go_on = params.on_delta ? params.on_delta(d) : true;
+      if (first) {
+        first = false;
+        std::unique_lock lock(mu);
+        released_in_time = cv.wait_for(lock, std::chrono::seconds(60), [&] { return client_has_first; });
+      }
+      return go_on;
+    };
+    ChatResult r = inner_.chat(messages, p);
+    returned = true;
+    return r;
+  }
+  std::string model_name() const override { return inner_.model_name(); }
+  void client_got_first() {
+    std::lock_guard lock(mu);
+    client_has_first = true;
+    cv.notify_all();
+  }
+
+  std::atomic<int> deltas{0};
+  std::atomic<bool> returned{false};
+  bool released_in_time = false;
+
+ private:
+  ecpo::llm::ChatModel& inner_;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool client_has_first = false;
+};
+
+// Streams "tok0 tok1 …" until on_delta answers false (or a cap), then reports how it ended.
+// "fail" fails before any text; "fail later" fails after two pieces.
+class EndlessModel : public ecpo::llm::ChatModel {
+ public:
+  ChatResult chat(const std::vector<Message>& messages, const ChatParams& params) override {
+    const std::string& q = messages.back().content;
+    if (q == "fail") throw ecpo::llm::ChatError(ecpo::llm::FailureKind::other, "scripted failure");
+    ChatResult r;
+    r.finish_reason = "length";
+    for (int i = 0; i < 100000; ++i) {
+      if (q == "fail later" && i == 2) throw ecpo::llm::ChatError(ecpo::llm::FailureKind::other, "broke midway");
+      std::string piece = "tok" + std::to_string(i) + " ";
+      r.text += piece;
+      ++r.usage.completion_tokens;
+      if (params.on_delta && !params.on_delta(piece)) {
+        r.finish_reason = "cancelled";
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));  // pace only; nothing asserts on time
+    }
+    finished.set_value(r);
+    return r;
+  }
+  std::string model_name() const override { return "endless"; }
+  std::promise<ChatResult> finished;
+};
+
+std::unique_ptr<ecpo::model::ChatServer> serve(ecpo::llm::ChatModel& m) {
+  ecpo::model::ServeOptions o;
+  o.port = 0;
+  o.keep_alive_timeout_s = 1;
+  auto s = std::make_unique<ecpo::model::ChatServer>(m, o);
+  s->start();
+  return s;
+}
+
+}  // namespace
+
+// ---- LocalChatModel::chat with on_delta ------------------------------------------------------------------
+
+TEST(LocalStream, DeltasConcatenateToTheSameReply) {
+  auto plain = tiny().chat(kChat, greedy(40));
+  ChatParams p = greedy(40);
+  std::vector<std::string> pieces;
+  p.on_delta = [&](std::string_view d) {
+    pieces.emplace_back(d);
+    return true;
+  };
+  auto streamed = tiny().chat(kChat, p);
+  EXPECT_EQ(streamed.text, plain.text);
+  EXPECT_EQ(streamed.finish_reason, plain.finish_reason);
+  EXPECT_EQ(streamed.usage.completion_tokens, plain.usage.completion_tokens);
+  std::string joined;
+  for (const auto& s : pieces) {
+    EXPECT_FALSE(s.empty());
+    EXPECT_TRUE(ecpo::utf8_valid(s));
+    joined += s;
+  }
+  EXPECT_EQ(joined, streamed.text);
+  EXPECT_GE(pieces.size(), 2u) << "a 40-token reply comes in several pieces";
+}
+
+TEST(LocalStream, StopStringsAndCancel) {
+  auto full = tiny().chat(kChat, greedy(24));
+  // an ASCII stop string from the middle of the reply (the random model's text is arbitrary bytes)
+  std::string stop;
+  for (std::size_t i = full.text.size() / 3; i + 2 <= full.text.size() && stop.empty(); ++i)
+    if (static_cast<unsigned char>(full.text[i]) < 0x80 && static_cast<unsigned char>(full.text[i + 1]) < 0x80)
+      stop = full.text.substr(i, 2);
+  if (stop.empty()) GTEST_SKIP() << "no ASCII pair in the tiny model's reply";
+  ChatParams p = greedy(24);
+  p.stop = {stop};
+  auto plain = tiny().chat(kChat, p);
+  std::string joined;
+  p.on_delta = [&](std::string_view d) {
+    joined += d;
+    EXPECT_EQ(joined.find(stop), std::string::npos) << "stop-string text was streamed";
+    return true;
+  };
+  auto streamed = tiny().chat(kChat, p);
+  EXPECT_EQ(streamed.text, plain.text);
+  EXPECT_EQ(streamed.text, full.text.substr(0, full.text.find(stop)));
+  EXPECT_EQ(streamed.finish_reason, "stop");
+  EXPECT_EQ(joined, streamed.text);
+
+  int calls = 0;
+  std::string first;
+  ChatParams c = greedy(24);
+  c.on_delta = [&](std::string_view d) {
+    if (++calls == 1) first = d;
+    return false;
+  };
+  auto cancelled = tiny().chat(kChat, c);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(cancelled.finish_reason, "cancelled");
+  EXPECT_EQ(cancelled.text, first);
+  EXPECT_LT(cancelled.usage.completion_tokens, full.usage.completion_tokens);
+}
+
+// ---- the server ------------------------------------------------------------------------------------------
+
+TEST(ServeStream, ChunksConcatenateToTheNonStreamReplyAndEndWithDone) {
+  auto server = serve(tiny());
+  httplib::Client c("127.0.0.1", server->port());
+  c.set_read_timeout(60, 0);
+  auto plain = c.Post("/v1/chat/completions", request(40, false).dump(), "application/json");
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->status, 200) << plain->body;
+  json pj = json::parse(plain->body);
+
+  SseReply r = stream_post(server->port(), request(40, true));
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.status, 200) << r.error_body;
+  ASSERT_GE(r.events.size(), 5u);  // role, ≥ 1 content, finish, usage, [DONE]
+  EXPECT_EQ(r.events.back(), "[DONE]");
+  std::string content, finish, id;
+  int content_chunks = 0;
+  bool saw_usage = false;
+  for (std::size_t i = 0; i + 1 < r.events.size(); ++i) {
+    json ch = json::parse(r.events[i]);
+    EXPECT_EQ(ch["object"], "chat.completion.chunk");
+    EXPECT_EQ(ch["model"], "llama");
+    if (i == 0) id = ch["id"];
+    EXPECT_EQ(ch["id"], id) << "one id for the whole stream";
+    if (i == 0) {  // OpenAI's first chunk: the role, empty content
+      EXPECT_EQ(ch["choices"][0]["delta"]["role"], "assistant");
+      EXPECT_EQ(ch["choices"][0]["delta"]["content"], "");
+      continue;
+    }
+    if (ch.contains("usage")) {  // last before [DONE], no choices
+      EXPECT_EQ(i + 2, r.events.size());
+      EXPECT_TRUE(ch["choices"].empty());
+      EXPECT_EQ(ch["usage"], pj["usage"]);
+      saw_usage = true;
+      continue;
+    }
+    const json& choice = ch["choices"][0];
+    EXPECT_TRUE(finish.empty()) << "nothing after the finish chunk but usage";
+    if (!choice["finish_reason"].is_null()) {
+      finish = choice["finish_reason"];
+      EXPECT_TRUE(choice["delta"].empty());
+    } else {
+      EXPECT_FALSE(choice["delta"].contains("role"));
+      content += choice["delta"]["content"].get<std::string>();
+      ++content_chunks;
+    }
+  }
+  EXPECT_TRUE(saw_usage);
+  EXPECT_EQ(content, pj["choices"][0]["message"]["content"]);
+  EXPECT_EQ(finish, pj["choices"][0]["finish_reason"]);
+  EXPECT_GE(content_chunks, 2) << "generated text arrives in pieces, not as one replayed chunk";
+  server->stop();
+}
+
+TEST(ServeStream, FirstContentArrivesWhileGenerationRuns) {
+  GatedModel gated(tiny());
+  auto server = serve(gated);
+  bool running_at_first_content = false;
+  int deltas_at_first_content = -1;
+  SseReply r = stream_post(server->port(), request(40, true), [&](const std::string& ev) {
+    if (deltas_at_first_content < 0 && !content_of(ev).empty()) {
+      running_at_first_content = !gated.returned.load();
+      deltas_at_first_content = gated.deltas.load();
+      gated.client_got_first();
+    }
+    return true;
+  });
+  ASSERT_TRUE(r.ok);
+  ASSERT_EQ(r.status, 200) << r.error_body;
+  EXPECT_TRUE(gated.released_in_time) << "the client never saw the first chunk while the model waited";
+  EXPECT_TRUE(running_at_first_content);
+  EXPECT_EQ(deltas_at_first_content, 1);
+  EXPECT_GT(gated.deltas.load(), 1);
+  EXPECT_EQ(r.events.back(), "[DONE]");
+  server->stop();
+}
+
+TEST(ServeStream, NonStreamingModelSendsItsReplyAsOneChunk) {
+  class Whole : public ecpo::llm::ChatModel {
+   public:
+    ChatResult chat(const std::vector<Message>&, const ChatParams&) override {
+      ChatResult r;
+      r.text = "all at once";
+      r.finish_reason = "stop";
+      return r;
+    }
+    std::string model_name() const override { return "whole"; }
+  } whole;
+  auto server = serve(whole);
+  SseReply r = stream_post(server->port(), json{{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"stream", true}});
+  ASSERT_EQ(r.status, 200);
+  ASSERT_EQ(r.events.size(), 4u);  // role, content, finish, [DONE] (no usage unless asked)
+  EXPECT_EQ(content_of(r.events[1]), "all at once");
+  EXPECT_EQ(json::parse(r.events[2])["choices"][0]["finish_reason"], "stop");
+  EXPECT_EQ(r.events[3], "[DONE]");
+  server->stop();
+}
+
+TEST(ServeStream, ClientDisconnectCancelsGeneration) {
+  EndlessModel endless;
+  auto finished = endless.finished.get_future();
+  auto server = serve(endless);
+  int contents = 0;
+  SseReply r = stream_post(server->port(), json{{"messages", {{{"role", "user"}, {"content", "go"}}}}, {"stream", true}},
+                           [&](const std::string& ev) { return content_of(ev).empty() || ++contents < 3; });
+  EXPECT_FALSE(r.ok) << "the client dropped the connection";
+  ASSERT_EQ(finished.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "generation never ended";
+  ChatResult end = finished.get();
+  EXPECT_EQ(end.finish_reason, "cancelled");
+  EXPECT_LT(end.usage.completion_tokens, 100000);
+  server->stop();
+}
+
+TEST(ServeStream, ErrorsBeforeAndAfterTheFirstToken) {
+  EndlessModel endless;
+  auto server = serve(endless);
+  // before any text: a plain HTTP error with OpenAI's error JSON
+  SseReply before = stream_post(server->port(), json{{"messages", {{{"role", "user"}, {"content", "fail"}}}}, {"stream", true}});
+  EXPECT_EQ(before.status, 500);
+  ASSERT_FALSE(before.error_body.empty());
+  EXPECT_EQ(json::parse(before.error_body)["error"]["message"], "scripted failure");
+  // after two pieces: an in-band error event, then [DONE]
+  SseReply after =
+      stream_post(server->port(), json{{"messages", {{{"role", "user"}, {"content", "fail later"}}}}, {"stream", true}});
+  ASSERT_EQ(after.status, 200);
+  ASSERT_EQ(after.events.size(), 5u);  // role, tok0, tok1, error, [DONE]
+  EXPECT_EQ(content_of(after.events[1]) + content_of(after.events[2]), "tok0 tok1 ");
+  EXPECT_EQ(json::parse(after.events[3])["error"]["message"], "broke midway");
+  EXPECT_EQ(after.events[4], "[DONE]");
+  // bad request bodies are unchanged by streaming
+  SseReply bad = stream_post(server->port(), json{{"messages", json::array()}, {"stream", true}});
+  EXPECT_EQ(bad.status, 400);
+  server->stop();
+}
+
+// ---- ecpo generate prints as it generates, same bytes --------------------------------------------------
+
+TEST(GenerateCli, StreamedOutputEqualsTheCompletion) {
+  const std::string dir = TinyModel::dir().string();
+  auto j = ecpo::test::run_ecpo("generate --model " + dir + " --prompt 'Recommend a book' --max-tokens 24 --threads 1 --json");
+  ASSERT_EQ(j.exit_code, 0) << j.out;
+  json want = json::parse(j.out.substr(j.out.find('{')));
+  // stdout only (stats go to stderr)
+  std::string cmd = std::string(ECPO_BIN) + " generate --model " + dir +
+                    " --prompt 'Recommend a book' --max-tokens 24 --threads 1 2>/dev/null";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  ASSERT_EQ(::pclose(p), 0);
+  EXPECT_EQ(ecpo::utf8_sanitize(out), want["text"].get<std::string>() + "\n");
+
+  // without a tokenizer the ids stream, comma-separated, as before
+  ecpo::test::TempDir bare;
+  for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(TinyModel::dir() / f, bare / f);
+  auto ids = ecpo::test::run_ecpo("generate --model " + bare.path().string() + " --ids 5,6,7 --max-tokens 5 --threads 1 --json");
+  ASSERT_EQ(ids.exit_code, 0) << ids.out;
+  json wi = json::parse(ids.out.substr(ids.out.find('{')));
+  std::string joined;
+  for (const auto& id : wi["ids"]) joined += (joined.empty() ? "" : ",") + std::to_string(id.get<int>());
+  auto plain = ecpo::test::run_ecpo("generate --model " + bare.path().string() + " --ids 5,6,7 --max-tokens 5 --threads 1");
+  ASSERT_EQ(plain.exit_code, 0) << plain.out;
+  EXPECT_EQ(plain.out.substr(0, plain.out.find('\n') + 1), joined + "\n") << plain.out;
+}
