@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch-eager reference for bench/model/run.sh: the same Llama forward (HF structure: RMSNorm, RoPE
 rotate_half, GQA repeat, SwiGLU) with a torch.cat KV cache, on the models `ecpo model init` wrote.
-Measures prefill tokens/s (best of 3 forwards over a P-token prompt) and decode tokens/s (greedy, cache)
+Measures prefill tokens/s (best of 5 forwards over a P-token prompt) and decode tokens/s (greedy, cache)
 in float32 and bfloat16 at N threads, and writes JSON {model: {dtype: {prefill_tps, decode_tps}}}.
 Usage: /usr/bin/python3 bench/model/ref_bench.py MODELS_DIR OUT.json [threads] [prompt] [decode]
 """
@@ -98,7 +98,7 @@ def bench(d, dtype, prompt_len, decode_len):
     prompt = torch.tensor([(i * 7919 + 13) % (V - 16) for i in range(prompt_len)])
     m.forward(prompt, {}, 0)
     best = 1e30
-    for _ in range(3):
+    for _ in range(5):
         t0 = time.perf_counter()
         m.forward(prompt, {}, 0)
         best = min(best, time.perf_counter() - t0)

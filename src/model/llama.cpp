@@ -5,10 +5,14 @@
 // H heads, Hkv kv heads, D head dim, V vocab.
 #include "model/llama.h"
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
 #include <set>
 
 #include <c10/core/InferenceMode.h>
 
+#include "model/decode-kernels.h"
 #include "model/lora-adapter.h"
 #include "model/rope.h"
 #include "model/torch-util-impl.h"
@@ -70,6 +74,16 @@ struct CausalLM::Impl {
   torch::Tensor inv_freq;              // [D/2] float32
   std::int64_t weight_bytes = 0;
   const LoraAdapter* adapter = nullptr;  // set only during load_weights
+  // Single-token decode on hand-written kernels (decode_one); off → every step runs forward() (torch ops).
+  bool fast_decode = true;
+  struct LayerF32 {
+    std::vector<float> ln_in, ln_post, b_qkv, bo;  // float32 copies of the small vectors (biases may be empty)
+  };
+  std::vector<LayerF32> layers_f32;
+  std::vector<float> norm_f32, inv_freq_f32;
+  struct Scratch {
+    std::vector<float> h, x, qkv, att, gu, g, y, scores, cos, sin;
+  } scratch;
   std::set<std::string> adapter_merged;  // module paths merged so far
 
   // --- loading ------------------------------------------------------------------------------------------
@@ -165,6 +179,157 @@ struct CausalLM::Impl {
     }
     std::vector<float> f = rope_inv_freq(cfg);
     inv_freq = torch::from_blob(f.data(), {static_cast<std::int64_t>(f.size())}, torch::kFloat).clone();
+    prepare_decode();
+  }
+
+  // --- single-token decode on raw pointers ---------------------------------------------------------------
+  // The step generation repeats: one new token, batch 1, keys from the cache. It is bound by reading the
+  // weights, and a torch op costs microseconds of dispatch (~40 ops per layer), so it runs as plain loops
+  // over data_ptr()s: f32 activations, f32/bf16 weights, matrix-vector products split over the torch threads.
+  // Same math as forward() (RMSNorm, RoPE rotate_half, GQA softmax attention, SwiGLU); activations stay in
+  // float32 between ops where forward() rounds them to the compute dtype.
+
+  void prepare_decode() {
+    layers_f32.clear();
+    for (const Layer& L : layers) {
+      LayerF32 f;
+      f.ln_in = to_vector(L.ln_in);
+      f.ln_post = to_vector(L.ln_post);
+      if (L.b_qkv.defined()) f.b_qkv = to_vector(L.b_qkv);
+      if (L.bo.defined()) f.bo = to_vector(L.bo);
+      layers_f32.push_back(std::move(f));
+    }
+    norm_f32 = to_vector(norm);
+    inv_freq_f32 = to_vector(inv_freq);
+  }
+
+  bool can_decode_fast(const KvCache& cache) const {
+    return fast_decode && (dt == torch::kFloat || dt == torch::kBFloat16) && embed.device().is_cpu() &&
+           !cache.k.empty() && cache.k[0].size(0) == 1 && cache.len < cache.capacity;
+  }
+
+  kernels::WType wtype() const { return dt == torch::kFloat ? kernels::WType::f32 : kernels::WType::bf16; }
+
+  // y = W x (+ b), rows split over the torch threads in chunks of ≥ 256 KiB of weights (smaller matrices
+  // stay on the calling thread: waking a worker costs more than it saves).
+  void par_gemv(const torch::Tensor& w, const float* x, float* y, const std::vector<float>& b = {}) const {
+    const std::int64_t n = w.size(0), k = w.size(1);
+    const void* p = w.data_ptr();
+    const kernels::WType wt = wtype();
+    const float* bias = b.empty() ? nullptr : b.data();
+    const std::int64_t grain = std::max<std::int64_t>(16, (256 * 1024) / std::max<std::int64_t>(1, k * w.element_size()));
+    at::parallel_for(0, n, grain, [&](std::int64_t r0, std::int64_t r1) { kernels::gemv(p, wt, x, y, bias, k, r0, r1); });
+  }
+
+  static void rms_norm_f32(const float* x, const std::vector<float>& w, float* out, std::int64_t c, double eps) {
+    double ss = 0;
+    for (std::int64_t i = 0; i < c; ++i) ss += static_cast<double>(x[i]) * x[i];
+    const float r = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(c) + eps));
+    for (std::int64_t i = 0; i < c; ++i) out[i] = w[i] * (x[i] * r);
+  }
+
+  // HF rotate_half RoPE on one head: x[i], x[i + D/2] rotate by angle pos·inv_freq[i].
+  static void rope_head(float* x, const float* cos, const float* sin, std::int64_t half) {
+    for (std::int64_t i = 0; i < half; ++i) {
+      const float a = x[i], b = x[i + half];
+      x[i] = a * cos[i] - b * sin[i];
+      x[i + half] = b * cos[i] + a * sin[i];
+    }
+  }
+
+  // Feeds one token at position cache.len; returns the logits [V].
+  std::vector<float> decode_one(int id, KvCache& cache) {
+    const std::int64_t C = cfg.hidden_size, H = cfg.num_attention_heads, Hkv = cfg.num_key_value_heads;
+    const std::int64_t D = cfg.head_dim, I = cfg.intermediate_size, half = D / 2, group = H / Hkv;
+    const std::int64_t pos = cache.len, S = pos + 1, cap = cache.capacity;
+    const double eps = cfg.rms_norm_eps;
+    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+    const kernels::WType wt = wtype();
+    const bool bf16 = wt == kernels::WType::bf16;
+    Scratch& s = scratch;
+    s.h.resize(C);
+    s.x.resize(C);
+    s.y.resize(C);
+    s.qkv.resize((H + 2 * Hkv) * D);
+    s.att.resize(H * D);
+    s.gu.resize(2 * I);
+    s.g.resize(I);
+    s.scores.resize(S);
+    s.cos.resize(half);
+    s.sin.resize(half);
+    for (std::int64_t i = 0; i < half; ++i) {
+      const float a = static_cast<float>(pos) * inv_freq_f32[i];  // as forward(): float32 angle
+      s.cos[i] = std::cos(a);
+      s.sin[i] = std::sin(a);
+    }
+    // embedding row
+    if (bf16) {
+      const auto* e = static_cast<const std::uint16_t*>(embed.data_ptr()) + static_cast<std::int64_t>(id) * C;
+      for (std::int64_t i = 0; i < C; ++i) s.h[i] = kernels::from_bf16(e[i]);
+    } else {
+      const float* e = embed.data_ptr<float>() + static_cast<std::int64_t>(id) * C;
+      std::copy(e, e + C, s.h.begin());
+    }
+    for (std::size_t l = 0; l < layers.size(); ++l) {
+      const Layer& L = layers[l];
+      const LayerF32& F = layers_f32[l];
+      rms_norm_f32(s.h.data(), F.ln_in, s.x.data(), C, eps);
+      par_gemv(L.w_qkv, s.x.data(), s.qkv.data(), F.b_qkv);
+      float* q = s.qkv.data();
+      float* k = q + H * D;
+      float* v = k + Hkv * D;
+      for (std::int64_t h = 0; h < H; ++h) rope_head(q + h * D, s.cos.data(), s.sin.data(), half);
+      for (std::int64_t h = 0; h < Hkv; ++h) rope_head(k + h * D, s.cos.data(), s.sin.data(), half);
+      // append k, v at slot pos of the cache [1, Hkv, cap, D]
+      char* kc = static_cast<char*>(cache.k[l].data_ptr());
+      char* vc = static_cast<char*>(cache.v[l].data_ptr());
+      const std::int64_t es = cache.k[l].element_size();
+      for (std::int64_t g = 0; g < Hkv; ++g) {
+        const std::int64_t off = (g * cap + pos) * D;
+        if (bf16) {
+          auto* kd = reinterpret_cast<std::uint16_t*>(kc) + off;
+          auto* vd = reinterpret_cast<std::uint16_t*>(vc) + off;
+          for (std::int64_t i = 0; i < D; ++i) {
+            kd[i] = kernels::to_bf16(k[g * D + i]);
+            vd[i] = kernels::to_bf16(v[g * D + i]);
+          }
+        } else {
+          std::copy(k + g * D, k + (g + 1) * D, reinterpret_cast<float*>(kc) + off);
+          std::copy(v + g * D, v + (g + 1) * D, reinterpret_cast<float*>(vc) + off);
+        }
+      }
+      // attention of the one query over S keys, per head (GQA: head h reads kv head h / group)
+      std::fill(s.att.begin(), s.att.end(), 0.0f);
+      for (std::int64_t h = 0; h < H; ++h) {
+        const std::int64_t g = h / group;
+        const char* kg = kc + g * cap * D * es;
+        const char* vg = vc + g * cap * D * es;
+        kernels::gemv(kg, wt, q + h * D, s.scores.data(), nullptr, D, 0, S);
+        float mx = -std::numeric_limits<float>::infinity();
+        for (std::int64_t j = 0; j < S; ++j) mx = std::max(mx, s.scores[j] *= scale);
+        float sum = 0;
+        for (std::int64_t j = 0; j < S; ++j) sum += (s.scores[j] = std::exp(s.scores[j] - mx));
+        const float inv = 1.0f / sum;
+        for (std::int64_t j = 0; j < S; ++j) s.scores[j] *= inv;
+        kernels::accumulate_rows(vg, wt, s.scores.data(), S, D, s.att.data() + h * D);
+      }
+      par_gemv(L.wo, s.att.data(), s.y.data(), F.bo);
+      for (std::int64_t i = 0; i < C; ++i) s.h[i] += s.y[i];
+      // SwiGLU MLP
+      rms_norm_f32(s.h.data(), F.ln_post, s.x.data(), C, eps);
+      par_gemv(L.w_gate_up, s.x.data(), s.gu.data());
+      for (std::int64_t i = 0; i < I; ++i) {
+        const float a = s.gu[i];
+        s.g[i] = a / (1.0f + std::exp(-a)) * s.gu[I + i];
+      }
+      par_gemv(L.w_down, s.g.data(), s.y.data());
+      for (std::int64_t i = 0; i < C; ++i) s.h[i] += s.y[i];
+    }
+    cache.len += 1;
+    rms_norm_f32(s.h.data(), norm_f32, s.x.data(), C, eps);
+    std::vector<float> logits(cfg.vocab_size);
+    par_gemv(lm_head, s.x.data(), logits.data());
+    return logits;
   }
 
   // --- forward ------------------------------------------------------------------------------------------
@@ -201,8 +366,18 @@ struct CausalLM::Impl {
         k = cache->k[l].narrow(2, 0, cache->len + T);
         v = cache->v[l].narrow(2, 0, cache->len + T);
       }
-      torch::Tensor a = attention(q, k, v, mask);                 // [B, H, T, D]
-      a = a.transpose(1, 2).reshape({B, T, H * D});
+      // Only the last position's output is wanted: after the last layer's keys and values (which the cache
+      // needs for every position), its attention and MLP run for the last query alone (as llama.cpp does).
+      std::int64_t Tq = T;
+      torch::Tensor m = mask;
+      if (last_only && T > 1 && l + 1 == layers.size()) {
+        Tq = 1;
+        q = q.narrow(2, T - 1, 1);
+        if (m.defined()) m = m.narrow(2, T - 1, 1);
+        h = h.narrow(1, T - 1, 1);
+      }
+      torch::Tensor a = attention(q, k, v, m);                    // [B, H, Tq, D]
+      a = a.transpose(1, 2).reshape({B, Tq, H * D});
       h = h + linear_rows(a, L.wo, L.bo);
       // MLP block (SwiGLU)
       x = rms_norm(h, L.ln_post, eps);
@@ -212,7 +387,7 @@ struct CausalLM::Impl {
       h = h + linear_rows(g, L.w_down);
     }
     if (cache) cache->len += T;
-    if (last_only) h = h.narrow(1, T - 1, 1);
+    if (last_only && h.size(1) > 1) h = h.narrow(1, h.size(1) - 1, 1);
     h = rms_norm(h, norm, eps);
     return linear_rows(h, lm_head).to(torch::kFloat);  // [B, T, V]
   }
@@ -291,6 +466,12 @@ std::unique_ptr<CausalLM> CausalLM::load(const fs::path& dir, const ModelOptions
 const HfConfig& CausalLM::config() const { return impl_->cfg; }
 std::int64_t CausalLM::weight_bytes() const { return impl_->weight_bytes; }
 
+std::int64_t CausalLM::decode_bytes() const {
+  const Impl& m = *impl_;
+  if (m.lm_head.is_same(m.embed)) return m.weight_bytes;
+  return m.weight_bytes - m.embed.numel() * m.embed.element_size() + m.embed.size(1) * m.embed.element_size();
+}
+
 std::string CausalLM::dtype() const {
   switch (impl_->dt) {
     case torch::kBFloat16: return "bfloat16";
@@ -344,6 +525,33 @@ std::vector<std::vector<float>> CausalLM::logits_last_batch(const std::vector<st
   return out;
 }
 
+std::vector<std::vector<float>> CausalLM::logits_incremental(const std::vector<int>& ids, std::size_t prefix) {
+  c10::InferenceMode guard;
+  Impl& m = *impl_;
+  m.check_ids(ids);
+  if (prefix == 0 || prefix > ids.size())
+    throw Error("prefix length " + std::to_string(prefix) + " is outside [1, " + std::to_string(ids.size()) + "]",
+                "logits_incremental");
+  KvCache cache = m.make_cache(1, static_cast<std::int64_t>(ids.size()));
+  std::vector<int> head(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(prefix));
+  torch::Tensor pos = torch::arange(static_cast<std::int64_t>(prefix), torch::kLong).unsqueeze(0);
+  const std::int64_t P = static_cast<std::int64_t>(prefix);
+  std::vector<std::vector<float>> out;
+  out.push_back(to_vector(m.forward(Impl::ids_tensor(head), pos, P > 1 ? causal_mask(P, P) : torch::Tensor(), &cache, true)));
+  for (std::size_t i = prefix; i < ids.size(); ++i) {
+    if (m.can_decode_fast(cache)) {
+      out.push_back(m.decode_one(ids[i], cache));
+    } else {
+      torch::Tensor p1 = torch::full({1, 1}, cache.len, torch::kLong);
+      out.push_back(to_vector(m.forward(Impl::ids_tensor({ids[i]}), p1, torch::Tensor(), &cache, true)));
+    }
+  }
+  return out;
+}
+
+void CausalLM::set_fast_decode(bool on) { impl_->fast_decode = on; }
+bool CausalLM::fast_decode() const { return impl_->fast_decode; }
+
 GenerateResult CausalLM::generate(const std::vector<int>& prompt, const GenerateParams& params,
                                   const TokenDecoder& decode) {
   c10::InferenceMode guard;
@@ -364,6 +572,7 @@ GenerateResult CausalLM::generate(const std::vector<int>& prompt, const Generate
     }
     const std::int64_t T = static_cast<std::int64_t>(new_ids.size()), S = cache.len + T;
     if (S > cache.capacity) throw Error("KV cache overflow", "generate");
+    if (T == 1 && m.can_decode_fast(cache)) return m.decode_one(new_ids[0], cache);
     torch::Tensor pos = torch::arange(cache.len, S, torch::kLong).unsqueeze(0);
     torch::Tensor mask = T > 1 ? causal_mask(T, S) : torch::Tensor();
     return to_vector(m.forward(Impl::ids_tensor(new_ids), pos, mask, &cache, true));

@@ -47,12 +47,25 @@ class CausalLM {
   // Batched prefill (left padding + attention mask): last-position logits per sequence, [B][V].
   std::vector<std::vector<float>> logits_last_batch(const std::vector<std::vector<int>>& batch);
 
+  // Logits of positions prefix-1 .. n-1 computed the way generation does: one batched prefill of ids[0, prefix),
+  // then one token at a time through the KV cache (the decode path). [n - prefix + 1][V]. For checking the
+  // decode path against logits_all / logits_last.
+  std::vector<std::vector<float>> logits_incremental(const std::vector<int>& ids, std::size_t prefix = 1);
+
+  // Single-token steps (generation after the prompt) run on hand-written kernels over the raw weights
+  // (model/decode-kernels.h) — on by default; off runs them through the same torch ops as prefill.
+  void set_fast_decode(bool on);
+  bool fast_decode() const;
+
   // Generation with a KV cache (params.use_kv_cache = false re-runs the full forward every step).
   // decode turns ids into text for stop strings and GenerateResult::text; may be empty.
   GenerateResult generate(const std::vector<int>& prompt, const GenerateParams& params, const TokenDecoder& decode = {});
 
-  // Bytes of all weights (what one decode step reads at least).
+  // Bytes of all weights.
   std::int64_t weight_bytes() const;
+  // Bytes one decode step must read at least: every weight matrix and vector once, but of the embedding table
+  // only one row (unless it is tied to lm_head, which reads it all). Memory bandwidth ÷ this = the decode bound.
+  std::int64_t decode_bytes() const;
 
   struct Impl;
 
