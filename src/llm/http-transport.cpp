@@ -1,11 +1,17 @@
-// libcurl easy interface with a per-thread handle (see http-transport.h).
+// Requests over the shared event loop (see http-transport.h): easy handles come from a pool and are
+// configured and read on the caller's thread; http-reactor.cpp runs the transfer.
 #include "llm/http-transport.h"
 
 #include <cctype>
 #include <cstring>
 #include <mutex>
+#include <vector>
+
+#include <pthread.h>
 
 #include <curl/curl.h>
+
+#include "llm/http-reactor.h"
 
 namespace ecpo::http {
 namespace {
@@ -13,20 +19,17 @@ namespace {
 size_t on_body(char* p, size_t size, size_t n, void* ud);
 size_t on_header(char* p, size_t size, size_t n, void* ud);
 
-// One easy handle per thread, configured once; each request sets only what varies. (curl_easy_reset
-// per call would free and re-allocate the transfer buffers every time.)
-struct ThreadHandle {
+// A pooled easy handle, configured once; each request sets only what varies. (curl_easy_reset per call
+// would free and re-allocate the transfer buffers every time.) Connections live in the reactor's multi
+// handle, not here.
+struct PooledHandle {
   CURL* h = nullptr;
   std::string cached_auth;              // the Authorization value the cached header lists were built for
   curl_slist* post_headers = nullptr;   // Expect:, Content-Type, Authorization
   curl_slist* get_headers = nullptr;    // Expect:, Authorization
   char errbuf[CURL_ERROR_SIZE];
-  ThreadHandle() {
-    static std::once_flag once;
-    std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    open();
-  }
-  ~ThreadHandle() { close(); }
+  PooledHandle() { open(); }
+  ~PooledHandle() { close(); }
   void open() {
     h = curl_easy_init();
     if (!h) return;
@@ -93,17 +96,54 @@ size_t on_header(char* p, size_t size, size_t n, void* ud) {
   return len;
 }
 
-thread_local ThreadHandle th;
+// Idle handles, shared by all threads; never destroyed (a caller may still run during static destruction).
+struct Pool {
+  std::mutex mu;
+  std::vector<PooledHandle*> idle;
+};
+Pool* pool() {
+  static Pool* p = [] {
+    auto* np = new Pool();
+    // A fork while another thread holds the pool's lock must not leave the child's copy locked.
+    ::pthread_atfork([] { pool()->mu.lock(); }, [] { pool()->mu.unlock(); }, [] { pool()->mu.unlock(); });
+    return np;
+  }();
+  return p;
+}
+
+PooledHandle* acquire_handle() {
+  Pool* p = pool();
+  {
+    std::lock_guard lk(p->mu);
+    if (!p->idle.empty()) {
+      PooledHandle* h = p->idle.back();
+      p->idle.pop_back();
+      return h;
+    }
+  }
+  Reactor::instance();  // curl_global_init before the first easy handle
+  return new PooledHandle();
+}
+
+void release_handle(PooledHandle* h) {
+  Pool* p = pool();
+  std::lock_guard lk(p->mu);
+  p->idle.push_back(h);
+}
 
 }  // namespace
 
-void close_thread_connections() {
-  th.close();
-  th.open();
-}
+void close_thread_connections() { Reactor::instance().close_connections(); }
 
 Response perform(const Request& req) {
   Response r;
+  PooledHandle* ph = acquire_handle();
+  struct Return {
+    PooledHandle* ph;
+    ~Return() { release_handle(ph); }
+  } give_back{ph};
+  PooledHandle& th = *ph;
+  if (!th.h) th.open();
   CURL* h = th.h;
   if (!h) {
     r.curl_code = CURLE_FAILED_INIT;
@@ -123,7 +163,7 @@ Response perform(const Request& req) {
   } else {
     curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   }
-  CURLcode rc = curl_easy_perform(h);
+  CURLcode rc = Reactor::instance().run(h);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
   r.curl_code = static_cast<int>(rc);
   if (rc != CURLE_OK) {

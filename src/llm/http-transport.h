@@ -1,5 +1,6 @@
-// One blocking HTTP request through libcurl, on an easy handle cached per thread so connections are kept
-// alive and reused across calls (one handle per thread is libcurl's rule for thread safety).
+// One blocking HTTP request through libcurl. Every request in the process goes through one shared
+// libcurl multi handle driven by one event thread (http-reactor.h), which owns the connection cache, so
+// kept-alive connections are reused across all calling threads. The caller blocks until its transfer ends.
 // It knows nothing about OpenAI's JSON: it moves bytes and reports transport failures as data, never throws.
 #pragma once
 #include <optional>
@@ -26,9 +27,13 @@ struct Response {
   bool retryable_transport = false;  // connection refused/reset, partial body, empty reply, timeout
 };
 
+// Blocks the calling thread until the transfer completes, fails or times out. Safe from any thread.
 Response perform(const Request& req);
 
-// Closes the calling thread's cached handle and its kept-alive connections (a later perform() reopens).
+// Closes every kept-alive connection of the process (the name predates the shared connection cache:
+// connections are no longer per thread). Transfers in flight finish first; new ones wait until the
+// connections are closed, then reconnect. Returns once done. Used before stopping a local server whose
+// shutdown waits for idle keep-alive connections.
 void close_thread_connections();
 
 }  // namespace ecpo::http

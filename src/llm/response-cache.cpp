@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <sqlite3.h>
 
+#include "llm/openai-client.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -128,7 +129,7 @@ std::uint64_t ResponseCache::size() {
 }
 
 std::string ResponseCache::key_for(const std::string& model, const std::vector<Message>& messages,
-                                   const ChatParams& params) {
+                                   const ChatParams& params, const nlohmann::json& extra) {
   nlohmann::json k = {{"v", 1},
                       {"model", model},
                       {"messages", to_json(messages)},
@@ -139,6 +140,8 @@ std::string ResponseCache::key_for(const std::string& model, const std::vector<M
                       {"seed", params.seed ? nlohmann::json(*params.seed) : nlohmann::json(nullptr)},
                       {"json_schema", params.json_schema},
                       {"schema_name", params.json_schema.is_null() ? std::string() : params.schema_name}};
+  // Only when present, so that keys made without extras (every key written before) stay valid.
+  if (!extra.is_null() && !(extra.is_object() && extra.empty())) k["extra"] = extra;
   return sha256_hex(k.dump());
 }
 
@@ -156,34 +159,91 @@ CacheMode cache_mode_from_name(const std::string& name, const std::string& where
 }
 
 CachedChatModel::CachedChatModel(std::shared_ptr<ChatModel> inner, std::shared_ptr<ResponseCache> cache,
-                                 CacheMode mode)
-    : inner_(std::move(inner)), cache_(std::move(cache)), mode_(mode) {}
+                                 CacheMode mode, nlohmann::json extra)
+    : inner_(std::move(inner)), cache_(std::move(cache)), mode_(mode), extra_(std::move(extra)) {
+  if (extra_.is_null())
+    if (const auto* oc = dynamic_cast<const OpenAiClient*>(inner_.get())) extra_ = oc->options().extra_body;
+}
 
 bool CachedChatModel::cacheable(const ChatParams& params) const {
   return mode_ == CacheMode::all || params.temperature == 0.0 || params.seed.has_value();
 }
 
+ChatResult CachedChatModel::hit_result(CachedReply&& hit, std::chrono::steady_clock::time_point t0) {
+  hits_++;
+  ChatResult r;
+  r.text = std::move(hit.text);
+  r.finish_reason = std::move(hit.finish_reason);
+  r.usage = hit.usage;
+  r.cache_hit = true;
+  r.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
 ChatResult CachedChatModel::chat(const std::vector<Message>& messages, const ChatParams& params) {
   if (!cache_ || !cacheable(params)) return inner_->chat(messages, params);
-  auto t0 = std::chrono::steady_clock::now();
-  const std::string key = ResponseCache::key_for(inner_->model_name(), messages, params);
-  if (auto hit = cache_->get(key)) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string key = ResponseCache::key_for(inner_->model_name(), messages, params, extra_);
+  if (auto hit = cache_->get(key)) return hit_result(std::move(*hit), t0);
+
+  std::shared_ptr<Flight> flight;
+  bool leader = false;
+  {
+    std::lock_guard lk(flights_mu_);
+    auto [it, inserted] = flights_.try_emplace(key);
+    if (inserted) it->second = std::make_shared<Flight>();
+    flight = it->second;
+    leader = inserted;
+  }
+  if (!leader) {
+    std::unique_lock lk(flight->mu);
+    flight->cv.wait(lk, [&] { return flight->done; });
+    if (flight->error) std::rethrow_exception(flight->error);
     hits_++;
-    ChatResult r;
-    r.text = std::move(hit->text);
-    r.finish_reason = std::move(hit->finish_reason);
-    r.usage = hit->usage;
+    coalesced_++;
+    ChatResult r = flight->result;
     r.cache_hit = true;
+    r.retries = 0;
+    r.endpoint.clear();
     r.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     return r;
   }
-  misses_++;
-  ChatResult r = inner_->chat(messages, params);
+
+  // The leader. Ends the flight (waking the waiters) however this call ends.
+  auto land = [&](const ChatResult* r, std::exception_ptr err) {
+    {
+      std::lock_guard lk(flights_mu_);
+      flights_.erase(key);
+    }
+    {
+      std::lock_guard lk(flight->mu);
+      if (r) flight->result = *r;
+      flight->error = err;
+      flight->done = true;
+    }
+    flight->cv.notify_all();
+  };
+  ChatResult r;
+  try {
+    // A flight for this key may have landed between our lookup and our take-off: it stored its reply
+    // before landing, so this second look finds it.
+    if (auto hit = cache_->get(key)) {
+      r = hit_result(std::move(*hit), t0);
+      land(&r, nullptr);
+      return r;
+    }
+    misses_++;
+    r = inner_->chat(messages, params);
+  } catch (...) {
+    land(nullptr, std::current_exception());
+    throw;
+  }
   try {
     cache_->put(key, inner_->model_name(), {r.text, r.finish_reason, r.usage});
   } catch (const Error& e) {
     spdlog::warn("{}", e.what());  // a full disk must not lose the answer we already paid for
   }
+  land(&r, nullptr);
   return r;
 }
 

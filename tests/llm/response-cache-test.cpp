@@ -1,6 +1,9 @@
-// llm/response-cache: what the key depends on, replay equality, concurrency, and what is not cached.
+// llm/response-cache: what the key depends on (incl. a backend's extra request fields), replay equality,
+// concurrency, single flight for identical concurrent misses (and its failure path), what is not cached.
 #include "llm/response-cache.h"
 
+#include <atomic>
+#include <chrono>
 #include <thread>
 
 #include "llm-test-util.h"
@@ -98,4 +101,132 @@ TEST(ResponseCache, ManyThreadsOneFile) {
   auto hits = m.hits();
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(m.chat({{"user", "q" + std::to_string(i)}}, ChatParams{}).cache_hit);
   EXPECT_EQ(m.hits(), hits + 100);
+}
+
+TEST(ResponseCache, KeyCoversBackendExtras) {
+  std::vector<Message> m = {{"user", "hi"}};
+  ChatParams p;
+  const std::string plain = ResponseCache::key_for("m", m, p);
+  // No extras (null or {}) keeps the key every earlier cache file was written with.
+  EXPECT_EQ(ResponseCache::key_for("m", m, p, nullptr), plain);
+  EXPECT_EQ(ResponseCache::key_for("m", m, p, nlohmann::json::object()), plain);
+  const std::string k20 = ResponseCache::key_for("m", m, p, {{"top_k", 20}});
+  EXPECT_NE(k20, plain);
+  EXPECT_NE(ResponseCache::key_for("m", m, p, {{"top_k", 40}}), k20);
+  EXPECT_EQ(ResponseCache::key_for("m", m, p, {{"top_k", 20}}), k20);
+}
+
+// Two roles on the same model that differ only in extra_body must not share replies.
+TEST(ResponseCache, OpenAiExtraBodySeparatesEntries) {
+  FakeServer srv({});
+  srv.start();
+  ecpo::test::TempDir dir;
+  auto cache = std::make_shared<ResponseCache>(dir / "llm.sqlite");
+  auto plain_opts = test::fast_options({&srv});
+  auto topk_opts = plain_opts;
+  topk_opts.extra_body = {{"top_k", 20}};
+  CachedChatModel plain(std::make_shared<OpenAiClient>(plain_opts), cache);
+  CachedChatModel topk(std::make_shared<OpenAiClient>(topk_opts), cache);
+  EXPECT_EQ(topk.key_extra(), nlohmann::json({{"top_k", 20}}));
+  const std::vector<Message> q = {{"user", "recommend a novel"}};
+  EXPECT_FALSE(plain.chat(q, {}).cache_hit);
+  EXPECT_FALSE(topk.chat(q, {}).cache_hit);  // same model and prompt, other extra fields: a miss
+  EXPECT_EQ(srv.stats().chat_requests, 2u);
+  EXPECT_TRUE(plain.chat(q, {}).cache_hit);
+  EXPECT_TRUE(topk.chat(q, {}).cache_hit);
+  // Another client with equal extras shares the entry; an explicit extra overrides the client's.
+  CachedChatModel topk2(std::make_shared<OpenAiClient>(topk_opts), cache);
+  EXPECT_TRUE(topk2.chat(q, {}).cache_hit);
+  CachedChatModel forced(std::make_shared<OpenAiClient>(topk_opts), cache, CacheMode::deterministic,
+                         nlohmann::json::object());
+  EXPECT_TRUE(forced.chat(q, {}).cache_hit);  // {} = no extras: the plain client's entry
+  EXPECT_EQ(srv.stats().chat_requests, 2u);
+}
+
+TEST(ResponseCache, ConcurrentIdenticalMissesMakeOneBackendCall) {
+  FakeServerOptions so;
+  so.latency_ms = 50;
+  FakeServer srv(so);
+  srv.start();
+  ecpo::test::TempDir dir;
+  auto cache = std::make_shared<ResponseCache>(dir / "llm.sqlite");
+  CachedChatModel m(std::make_shared<OpenAiClient>(test::fast_options({&srv})), cache);
+  const int n = 16;
+  std::vector<ChatResult> out(n);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < n; ++t)
+    ts.emplace_back([&, t] {
+      ready++;
+      while (ready < n) std::this_thread::yield();
+      out[t] = m.chat({{"user", "one question for all"}}, {});
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(srv.stats().chat_requests, 1u);
+  int fresh = 0;
+  for (const auto& r : out) {
+    EXPECT_EQ(r.text, "Fake reply to: one question for all");
+    if (!r.cache_hit) fresh++;
+  }
+  EXPECT_EQ(fresh, 1);
+  EXPECT_EQ(m.misses(), 1u);
+  EXPECT_EQ(m.hits(), 15u);
+  EXPECT_LE(m.coalesced(), 15u);  // the rest (if any) arrived after the reply was stored
+  EXPECT_EQ(cache->size(), 1u);
+}
+
+namespace {
+// Fails its first call after `delay_ms`; answers "ok" afterwards.
+class FailsOnceModel : public ChatModel {
+ public:
+  explicit FailsOnceModel(int delay_ms) : delay_ms_(delay_ms) {}
+  ChatResult chat(const std::vector<Message>&, const ChatParams&) override {
+    int n = calls_++;
+    if (n == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
+      throw ChatError(FailureKind::http_status, "role test: HTTP 500", 500, 3, "mem://x");
+    }
+    ChatResult r;
+    r.text = "ok";
+    r.finish_reason = "stop";
+    return r;
+  }
+  std::string model_name() const override { return "fails-once"; }
+  int calls() const { return calls_; }
+
+ private:
+  int delay_ms_;
+  std::atomic<int> calls_{0};
+};
+}  // namespace
+
+TEST(ResponseCache, FailedFlightReachesItsWaitersAndLaterCallsTryAgain) {
+  ecpo::test::TempDir dir;
+  auto cache = std::make_shared<ResponseCache>(dir / "llm.sqlite");
+  auto inner = std::make_shared<FailsOnceModel>(150);
+  CachedChatModel m(inner, cache);
+  const int n = 8;
+  std::atomic<int> errors{0}, oks{0}, ready{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < n; ++t)
+    ts.emplace_back([&] {
+      ready++;
+      while (ready < n) std::this_thread::yield();
+      try {
+        EXPECT_EQ(m.chat({{"user", "q"}}, {}).text, "ok");
+        oks++;
+      } catch (const ChatError& e) {
+        EXPECT_EQ(e.http_status(), 500);  // the leader's own error, rethrown to each waiter
+        errors++;
+      }
+    });
+  for (auto& t : ts) t.join();  // no waiter is left hanging
+  EXPECT_EQ(errors + oks, n);
+  EXPECT_GE(errors, 1);
+  // The failed flight stored nothing; a thread arriving after it started a second flight at most.
+  EXPECT_LE(inner->calls(), 2);
+  auto r = m.chat({{"user", "q"}}, {});
+  EXPECT_EQ(r.text, "ok");
+  EXPECT_EQ(inner->calls(), 2);  // exactly one successful backend call, then replays
+  EXPECT_EQ(cache->size(), 1u);
 }
