@@ -1,6 +1,6 @@
-// The libcurl event loop (see http-reactor.h): epoll + curl_multi_socket_action on one thread, callers that
-// add and start their own transfer when the multi handle is free, an eventfd for "work queued" otherwise,
-// and a futex per transfer for "done".
+// The libcurl event loop (see http-reactor.h): epoll + curl_multi_socket_action on one thread, an eventfd
+// for "work queued", and a futex per transfer for "done". (Callers adding and starting their own transfer
+// under a lock on the multi handle was measured too: more CPU per call, not less; see bench/llm.)
 #include "llm/http-reactor.h"
 
 #include <cerrno>
@@ -125,39 +125,14 @@ CURLcode Reactor::run(CURL* easy) {
   if (!multi_ || epoll_fd_ < 0 || wake_fd_ < 0) return CURLE_FAILED_INIT;
   Transfer t;
   t.easy = easy;
-  bool queued = true;
-  if (multi_mu_.try_lock()) {
-    bool resetting;
-    {
-      std::lock_guard lk(mu_);
-      resetting = reset_requested_ != reset_done_;
-    }
-    if (!resetting) {
-      // The multi handle is free: add the transfer and send the request on this thread; the event thread
-      // sees the new socket in its epoll set without being woken.
-      add_locked(&t);
-      run_timers_locked();
-      finish_done();
-      // Woken only if libcurl now wants a timer earlier than the event thread is sleeping for.
-      const std::int64_t until = sleep_until_us_.load(std::memory_order_acquire);
-      const bool earlier = deadline_us_ >= 0 && (until < 0 || deadline_us_ < until);
-      multi_mu_.unlock();
-      if (earlier) wake();
-      queued = false;
-    } else {
-      multi_mu_.unlock();
-    }
+  bool was_empty;
+  {
+    std::lock_guard lk(mu_);
+    was_empty = queue_.empty();
+    queue_.push_back(&t);
   }
-  if (queued) {
-    bool was_empty;
-    {
-      std::lock_guard lk(mu_);
-      was_empty = queue_.empty();
-      queue_.push_back(&t);
-    }
-    // A non-empty queue already has a wake-up pending: the event thread empties the whole queue each time.
-    if (was_empty) wake();
-  }
+  // A non-empty queue already has a wake-up pending: the event thread empties the whole queue each time.
+  if (was_empty) wake();
   while (t.done.load(std::memory_order_acquire) == 0) futex_wait(&t.done, 0);
   return t.result;
 }
@@ -201,7 +176,7 @@ void Reactor::add_locked(Transfer* t) {
 
 // libcurl's timer fired (or a transfer was just added: adding sets a 0 ms timer, which starts it).
 // As in libcurl's own examples, a fired timer is disarmed; the timer callback arms the next one.
-void Reactor::run_timers_locked() {
+void Reactor::run_timers() {
   if (deadline_us_ >= 0 && now_us() >= deadline_us_) {
     deadline_us_ = -1;
     int running = 0;
@@ -255,7 +230,6 @@ void Reactor::loop() {
       timeout = d <= 0 ? 0 : static_cast<int>((d + 999) / 1000);
     }
     const int n = ::epoll_wait(epoll_fd_, evs, 256, timeout);
-    std::lock_guard lk(multi_mu_);
     bool woke = false;
     int running = 0;
     for (int i = 0; i < n; ++i) {
@@ -275,12 +249,10 @@ void Reactor::loop() {
       curl_multi_socket_action(multi_, fd, flags, &running);
     }
     if (woke) take_queue();  // adding a handle sets a 0 ms timer: it starts just below
-    run_timers_locked();
+    run_timers();
     finish_done();
     maybe_reset();
-    // Published under the lock: a caller that moves the timer earlier after this point wakes us.
     until = deadline_us_;
-    sleep_until_us_.store(until, std::memory_order_release);
   }
 }
 

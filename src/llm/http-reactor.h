@@ -1,8 +1,6 @@
 // The process's one libcurl event loop: a multi handle (shared connection cache) driven by one thread with
 // curl_multi_socket_action over epoll. A caller hands it a configured easy handle and blocks (futex) until
-// the transfer ends. When the multi handle is free the caller adds its transfer and sends the request
-// itself (no wake-up of the event thread); otherwise it queues it and wakes the event thread. The event
-// thread waits for replies and timers, drives every transfer, and wakes each caller with its result.
+// the transfer ends; the event thread adds it, drives every transfer, and wakes the caller with the result.
 // It does not configure requests or read responses (http-transport.cpp does, on the caller's thread).
 // The instance is created on first use and intentionally never destroyed (no exit-order hazards).
 #pragma once
@@ -48,14 +46,12 @@ class Reactor {
   static int on_timer(CURLM* m, long timeout_ms, void* self);
 
   void add_locked(Transfer* t);
-  void run_timers_locked();
+  void run_timers();
 
-  std::mutex multi_mu_;        // guards multi_ and every libcurl call on it; not held while in epoll_wait
-  CURLM* multi_ = nullptr;
+  CURLM* multi_ = nullptr;     // event thread only (after construction)
   int epoll_fd_ = -1;
-  int wake_fd_ = -1;           // eventfd: a caller queued work, or moved libcurl's timer earlier
-  std::int64_t deadline_us_ = -1;  // libcurl's timer (steady clock µs), -1 = none; under multi_mu_
-  std::atomic<std::int64_t> sleep_until_us_{-1};  // the deadline the event thread's epoll_wait honours
+  int wake_fd_ = -1;           // eventfd: a caller queued work
+  std::int64_t deadline_us_ = -1;  // libcurl's timer (steady clock µs), -1 = none; event thread only
   std::atomic<int> in_flight_{0};
 
   std::mutex mu_;              // guards queue_, reset_requested_, reset_done_
