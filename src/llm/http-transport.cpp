@@ -1,8 +1,12 @@
-// Requests over the shared event loop (see http-transport.h): easy handles come from a pool and are
-// configured and read on the caller's thread; http-reactor.cpp runs the transfer.
+// Requests over the shared event loop (see http-transport.h). Plain http:// goes through the built-in
+// client (http-plain.h) unless a proxy is configured or ECPO_HTTP_ENGINE=curl; everything else through
+// libcurl, whose easy handles come from a pool, configured and read on the caller's thread, while
+// http-reactor.cpp runs the transfer.
 #include "llm/http-transport.h"
 
+#include <atomic>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -11,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "llm/http-plain.h"
 #include "llm/http-reactor.h"
 
 namespace ecpo::http {
@@ -131,11 +136,71 @@ void release_handle(PooledHandle* h) {
   p->idle.push_back(h);
 }
 
+std::atomic<int> g_engine{-1};  // -1: not yet read from the environment
+
+Engine engine_now() {
+  int e = g_engine.load(std::memory_order_relaxed);
+  if (e < 0) {
+    const char* v = std::getenv("ECPO_HTTP_ENGINE");
+    e = static_cast<int>(v && std::strcmp(v, "curl") == 0 ? Engine::curl : Engine::automatic);
+    g_engine.store(e, std::memory_order_relaxed);
+  }
+  return static_cast<Engine>(e);
+}
+
+// libcurl honours these; the built-in client does not speak to proxies, so it steps aside.
+bool proxy_configured() {
+  static const bool any = [] {
+    for (const char* v : {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"})
+      if (const char* x = std::getenv(v); x && *x) return true;
+    return false;
+  }();
+  return any;
+}
+
+void classify(Response& r) {
+  if (r.curl_code == CURLE_OK) return;
+  r.timed_out = r.curl_code == CURLE_OPERATION_TIMEDOUT;
+  switch (static_cast<CURLcode>(r.curl_code)) {
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR: r.retryable_transport = true; break;
+    default: r.retryable_transport = false;
+  }
+}
+
+Response perform_curl(const Request& req);
+
 }  // namespace
 
-void close_thread_connections() { Reactor::instance().close_connections(); }
+void set_engine(Engine e) { g_engine.store(static_cast<int>(e), std::memory_order_relaxed); }
+
+void close_thread_connections() {
+  plain::close_idle();
+  Reactor::instance().close_connections();
+}
 
 Response perform(const Request& req) {
+  if (engine_now() == Engine::automatic && !proxy_configured()) {
+    plain::Target t;
+    if (plain::parse_url(req.url, t)) {
+      Response r = plain::perform(req, t);
+      classify(r);
+      return r;
+    }
+  }
+  return perform_curl(req);
+}
+
+namespace {
+
+Response perform_curl(const Request& req) {
   Response r;
   PooledHandle* ph = acquire_handle();
   struct Return {
@@ -166,23 +231,11 @@ Response perform(const Request& req) {
   CURLcode rc = Reactor::instance().run(h);
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
   r.curl_code = static_cast<int>(rc);
-  if (rc != CURLE_OK) {
-    r.curl_error = th.errbuf[0] ? th.errbuf : curl_easy_strerror(rc);
-    r.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
-    switch (rc) {
-      case CURLE_OPERATION_TIMEDOUT:
-      case CURLE_COULDNT_CONNECT:
-      case CURLE_RECV_ERROR:
-      case CURLE_SEND_ERROR:
-      case CURLE_GOT_NOTHING:
-      case CURLE_PARTIAL_FILE:
-      case CURLE_HTTP2:
-      case CURLE_HTTP2_STREAM:
-      case CURLE_SSL_CONNECT_ERROR: r.retryable_transport = true; break;
-      default: r.retryable_transport = false;
-    }
-  }
+  if (rc != CURLE_OK) r.curl_error = th.errbuf[0] ? th.errbuf : curl_easy_strerror(rc);
+  classify(r);
   return r;
 }
+
+}  // namespace
 
 }  // namespace ecpo::http

@@ -1,6 +1,7 @@
-// One blocking HTTP request through libcurl. Every request in the process goes through one shared
-// libcurl multi handle driven by one event thread (http-reactor.h), which owns the connection cache, so
-// kept-alive connections are reused across all calling threads. The caller blocks until its transfer ends.
+// One blocking HTTP request. Plain http:// URLs use a built-in HTTP/1.1 client (http-plain.h) over a
+// process-wide keep-alive pool; https, proxies and ECPO_HTTP_ENGINE=curl use libcurl through one shared
+// multi handle. Either way one event thread (http-reactor.h) waits for the replies while the caller
+// sleeps, and kept-alive connections are reused across all calling threads.
 // It knows nothing about OpenAI's JSON: it moves bytes and reports transport failures as data, never throws.
 #pragma once
 #include <optional>
@@ -29,6 +30,12 @@ struct Response {
 
 // Blocks the calling thread until the transfer completes, fails or times out. Safe from any thread.
 Response perform(const Request& req);
+
+enum class Engine {
+  automatic,  // built-in client for http:// without a proxy, libcurl otherwise (default)
+  curl,       // libcurl for everything (also ECPO_HTTP_ENGINE=curl in the environment)
+};
+void set_engine(Engine e);  // for tests and benchmarks; takes effect for the next request
 
 // Closes every kept-alive connection of the process (the name predates the shared connection cache:
 // connections are no longer per thread). Transfers in flight finish first; new ones wait until the
