@@ -16,6 +16,7 @@
 #include "model/lora-adapter.h"
 #include "model/rope.h"
 #include "model/torch-util-impl.h"
+#include "model/work-pool.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -76,6 +77,7 @@ struct CausalLM::Impl {
   const LoraAdapter* adapter = nullptr;  // set only during load_weights
   // Single-token decode on hand-written kernels (decode_one); off → every step runs forward() (torch ops).
   bool fast_decode = true;
+  std::unique_ptr<WorkPool> pool;  // decode's matrix-vector threads (options.threads participants)
   struct LayerF32 {
     std::vector<float> ln_in, ln_post, b_qkv, bo;  // float32 copies of the small vectors (biases may be empty)
   };
@@ -185,7 +187,7 @@ struct CausalLM::Impl {
   // --- single-token decode on raw pointers ---------------------------------------------------------------
   // The step generation repeats: one new token, batch 1, keys from the cache. It is bound by reading the
   // weights, and a torch op costs microseconds of dispatch (~40 ops per layer), so it runs as plain loops
-  // over data_ptr()s: f32 activations, f32/bf16 weights, matrix-vector products split over the torch threads.
+  // over data_ptr()s: f32 activations, f32/bf16 weights, matrix-vector products split over a WorkPool.
   // Same math as forward() (RMSNorm, RoPE rotate_half, GQA softmax attention, SwiGLU); activations stay in
   // float32 between ops where forward() rounds them to the compute dtype.
 
@@ -210,15 +212,15 @@ struct CausalLM::Impl {
 
   kernels::WType wtype() const { return dt == torch::kFloat ? kernels::WType::f32 : kernels::WType::bf16; }
 
-  // y = W x (+ b), rows split over the torch threads in chunks of ≥ 256 KiB of weights (smaller matrices
-  // stay on the calling thread: waking a worker costs more than it saves).
+  // y = W x (+ b) on the pool, in chunks of rows holding ~64 KiB of weights (a matrix smaller than one chunk
+  // stays on the calling thread).
   void par_gemv(const torch::Tensor& w, const float* x, float* y, const std::vector<float>& b = {}) const {
     const std::int64_t n = w.size(0), k = w.size(1);
     const void* p = w.data_ptr();
     const kernels::WType wt = wtype();
     const float* bias = b.empty() ? nullptr : b.data();
-    const std::int64_t grain = std::max<std::int64_t>(16, (256 * 1024) / std::max<std::int64_t>(1, k * w.element_size()));
-    at::parallel_for(0, n, grain, [&](std::int64_t r0, std::int64_t r1) { kernels::gemv(p, wt, x, y, bias, k, r0, r1); });
+    const std::int64_t chunk = std::max<std::int64_t>(4, (64 * 1024) / std::max<std::int64_t>(1, k * w.element_size()));
+    pool->run(n, chunk, [&](std::int64_t r0, std::int64_t r1) { kernels::gemv(p, wt, x, y, bias, k, r0, r1); });
   }
 
   static void rms_norm_f32(const float* x, const std::vector<float>& w, float* out, std::int64_t c, double eps) {
@@ -438,7 +440,7 @@ std::unique_ptr<CausalLM> CausalLM::load(const fs::path& dir, const ModelOptions
   impl->dt = torch_dtype_from_name(dtype);
   if (impl->dt == torch::kHalf)  // libtorch 1.13 has no CPU float16 matmul ("addmm_impl_cpu_" not implemented)
     throw Error("float16 compute is not supported on CPU", "--dtype", "use float32 or bfloat16 (fp16 weights load into either)");
-  set_threads(options.threads);
+  impl->pool = std::make_unique<WorkPool>(set_threads(options.threads));
   c10::InferenceMode guard;
   std::unique_ptr<LoraAdapter> adapter;
   if (!options.adapter_dir.empty()) {
