@@ -171,9 +171,12 @@ JsonReply chat_json(ChatModel& model, const std::vector<Message>& messages, cons
     if (err.empty()) out = std::move(*j);
     return err;
   };
+  // Attempts are not streamed (a first reply may be thrown away); the accepted reply goes to on_delta once.
+  ChatParams quiet = params;
+  quiet.on_delta = nullptr;
   JsonReply reply;
   try {
-    reply.result = model.chat(messages, params);
+    reply.result = model.chat(messages, quiet);
   } catch (const ChatError&) {
     st.call_errors++;
     throw;
@@ -181,6 +184,7 @@ JsonReply chat_json(ChatModel& model, const std::vector<Message>& messages, cons
   reply.first_error = check(reply.result.text, reply.value);
   if (reply.first_error.empty()) {
     st.first_try++;
+    deliver_whole_text(params, reply.result.text);
     return reply;
   }
   // One re-ask: show the model its reply and what was wrong with it.
@@ -192,7 +196,7 @@ JsonReply chat_json(ChatModel& model, const std::vector<Message>& messages, cons
   ctx.repair = true;
   CallContextScope scope(ctx);
   try {
-    reply.result = model.chat(again, params);
+    reply.result = model.chat(again, quiet);
   } catch (const ChatError&) {
     st.call_errors++;
     throw;
@@ -207,6 +211,7 @@ JsonReply chat_json(ChatModel& model, const std::vector<Message>& messages, cons
   }
   st.repaired++;
   reply.repaired = true;
+  deliver_whole_text(params, reply.result.text);
   return reply;
 }
 

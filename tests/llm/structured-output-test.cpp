@@ -95,3 +95,45 @@ TEST(StructuredOutput, SecondFailureIsATypedError) {
   ChatParams none;
   EXPECT_THROW(chat_json(m, {{"user", "x"}}, none, &st), ecpo::Error);
 }
+
+namespace {
+// Streams each scripted reply through on_delta one character at a time, like a token-streaming backend.
+class StreamingScript : public ChatModel {
+ public:
+  explicit StreamingScript(std::vector<std::string> replies) : replies_(std::move(replies)) {}
+  ChatResult chat(const std::vector<Message>&, const ChatParams& params) override {
+    ChatResult r;
+    r.text = replies_.at(next_++);
+    if (params.on_delta)
+      for (char c : r.text) params.on_delta(std::string_view(&c, 1));
+    return r;
+  }
+  std::string model_name() const override { return "streaming-script"; }
+
+ private:
+  std::vector<std::string> replies_;
+  std::size_t next_ = 0;
+};
+}  // namespace
+
+// A rejected first reply must not reach the caller's stream; the accepted one arrives once, whole.
+TEST(StructuredOutput, StreamsOnlyTheAcceptedReply) {
+  for (bool needs_repair : {false, true}) {
+    std::vector<std::string> replies = {"{\"reason\": \"ok\", \"rating\": 4}"};
+    if (needs_repair) replies.insert(replies.begin(), "{\"reason\": \"meh\", \"rating\": 9}");
+    StreamingScript m(replies);
+    ChatParams p;
+    p.json_schema = kRating;
+    std::string streamed;
+    int pieces = 0;
+    p.on_delta = [&](std::string_view d) {
+      streamed += d;
+      ++pieces;
+      return true;
+    };
+    auto r = chat_json(m, {{"user", "rate"}}, p);
+    EXPECT_EQ(r.repaired, needs_repair);
+    EXPECT_EQ(streamed, "{\"reason\": \"ok\", \"rating\": 4}");
+    EXPECT_EQ(pieces, 1);
+  }
+}
