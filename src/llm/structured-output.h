@@ -44,6 +44,7 @@ struct JsonReply {
 // Calls `model` with params.json_schema set (required: throws ecpo::Error when null), validates, and
 // re-asks once (the bad reply and the error appended, prompt prompts/llm/json-repair.txt) when needed.
 // Throws ChatError(bad_response) when the second reply is also invalid; ChatError from the model passes on.
+// params.on_delta receives only the accepted reply, once and whole (attempts are not streamed).
 JsonReply chat_json(ChatModel& model, const std::vector<Message>& messages, const ChatParams& params,
                     StructuredStats* stats = nullptr);
 
