@@ -6,6 +6,8 @@
 // and any transport thread alike. "caller thr us/call" is the calling threads' own CPU alone; "event thr
 // sleeps/call" counts the transport event thread's voluntary context switches (each one a wake-up).
 // Baseline, same run: a bare cpp-httplib keep-alive client posting the same body and parsing the JSON.
+// "ecpo OpenAiClient" uses the built-in plain-http client; "ecpo via libcurl" the same client forced onto
+// libcurl (http::Engine::curl), the path https and proxied endpoints take.
 //   llm-bench [--calls-per-thread K=40] [--latency-ms 20,100] [--concurrency 1,8,64]
 #include <httplib.h>
 
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "llm/fake-server.h"
+#include "llm/http-transport.h"
 #include "llm/openai-client.h"
 #include "llm/response-cache.h"
 #include "util/table.h"
@@ -248,6 +251,16 @@ int main(int argc, char** argv) {
           return false;
         }
       });
+      // The same client with libcurl (multi handle on the same event thread) instead of the built-in client.
+      http::set_engine(http::Engine::curl);
+      Row ours_curl = run(C, K, [&](int, int) {
+        try {
+          return !client.chat(msgs, {}).text.empty();
+        } catch (const ChatError&) {
+          return false;
+        }
+      });
+      http::set_engine(http::Engine::automatic);
 
       // Cache hits: the same calls replayed from a filled SQLite cache (no HTTP).
       std::string cache_path = "/tmp/ecpo-llm-bench-" + std::to_string(::getpid()) + ".sqlite";
@@ -268,6 +281,7 @@ int main(int argc, char** argv) {
       };
       row("httplib (baseline)", base, true);
       row("ecpo OpenAiClient", ours, true);
+      row("ecpo via libcurl", ours_curl, true);
       row("ecpo cache hit", hits, false);
     }
   }

@@ -1,7 +1,7 @@
 // The built-in client for plain http:// URLs (local vLLM, llama.cpp, Ollama, the fake server): the caller
-// takes a kept-alive connection from a process-wide pool (or connects), sends the request itself, and
-// sleeps while the reactor's event thread reads and parses the reply (http1-parser.h). It costs about
-// half of libcurl's CPU per call. Not here: https, proxies (http-transport.cpp sends those through libcurl).
+// takes a kept-alive connection from a process-wide pool (or connects), sends the request, and sleeps in
+// poll() on that socket until the reply is in, parsed by http1-parser.h. About 60% of libcurl's CPU per
+// call in llm-bench. Not here: https, proxies (http-transport.cpp sends those through libcurl).
 // Failures are reported with the CURLcode libcurl would give, so callers classify them one way.
 #pragma once
 #include <string>

@@ -39,10 +39,6 @@ void futex_wake(std::atomic<std::uint32_t>* a) {
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(a), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
-// epoll_event.data: a file descriptor shifted left (low bit 0), or a SocketWaiter* with the low bit set.
-std::uint64_t fd_tag(int fd) { return static_cast<std::uint64_t>(fd) << 1; }
-std::uint64_t waiter_tag(SocketWaiter* w) { return reinterpret_cast<std::uintptr_t>(w) | 1u; }
-
 // The instance; a forked child drops the parent's (its thread does not exist there) and makes its own.
 std::atomic<Reactor*> g_instance{nullptr};
 std::mutex g_instance_mu;
@@ -76,7 +72,7 @@ Reactor::Reactor() {
   if (epoll_fd_ >= 0 && wake_fd_ >= 0) {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.u64 = fd_tag(wake_fd_);
+    ev.data.fd = wake_fd_;
     ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
   }
   open_multi();
@@ -107,7 +103,7 @@ int Reactor::on_socket(CURL*, curl_socket_t s, int what, void* self, void* socke
   }
   epoll_event ev{};
   ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-  ev.data.u64 = fd_tag(s);
+  ev.data.fd = s;
   if (socketp) {
     if (::epoll_ctl(r->epoll_fd_, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
       ::epoll_ctl(r->epoll_fd_, EPOLL_CTL_ADD, s, &ev);
@@ -139,75 +135,6 @@ CURLcode Reactor::run(CURL* easy) {
   if (was_empty) wake();
   while (t.done.load(std::memory_order_acquire) == 0) futex_wait(&t.done, 0);
   return t.result;
-}
-
-void Reactor::await(SocketWaiter* w) {
-  if (epoll_fd_ < 0 || wake_fd_ < 0) {
-    w->on_deadline();
-    return;
-  }
-  {
-    std::lock_guard lk(waiters_mu_);
-    waiters_.push_back(w);
-  }
-  waiter_count_.fetch_add(1, std::memory_order_acq_rel);
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLRDHUP;
-  ev.data.u64 = waiter_tag(w);
-  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, w->fd, &ev) != 0) {
-    {
-      std::lock_guard lk(waiters_mu_);
-      std::erase(waiters_, w);
-    }
-    waiter_count_.fetch_sub(1, std::memory_order_acq_rel);
-    w->on_deadline();
-    return;
-  }
-  // The event thread sleeps until the earliest deadline it knows of; an earlier one needs a fresh look.
-  // (It publishes that time under waiters_mu_ after each scan, so a scan that missed us shows here.)
-  const std::int64_t scan_at = scan_at_us_.load(std::memory_order_acquire);
-  if (scan_at < 0 || w->deadline_us < scan_at) {
-    rescan_.store(true, std::memory_order_release);
-    wake();
-  }
-  while (w->done.load(std::memory_order_acquire) == 0) futex_wait(&w->done, 0);
-}
-
-void Reactor::finish_waiter(SocketWaiter* w) {
-  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, w->fd, nullptr);
-  {
-    std::lock_guard lk(waiters_mu_);
-    for (auto& x : waiters_)
-      if (x == w) {
-        x = waiters_.back();
-        waiters_.pop_back();
-        break;
-      }
-  }
-  waiter_count_.fetch_sub(1, std::memory_order_acq_rel);
-  w->done.store(1, std::memory_order_release);  // the caller may return (and free `w`) from here on
-  futex_wake(&w->done);
-}
-
-void Reactor::scan_waiters() {
-  const std::int64_t now = now_us();
-  const bool forced = rescan_.exchange(false, std::memory_order_acq_rel);
-  if (!forced && (next_scan_us_ < 0 || now < next_scan_us_)) return;
-  std::vector<SocketWaiter*> late;
-  {
-    std::lock_guard lk(waiters_mu_);
-    std::int64_t next = -1;
-    for (SocketWaiter* w : waiters_) {
-      if (w->deadline_us <= now) late.push_back(w);
-      else if (next < 0 || w->deadline_us < next) next = w->deadline_us;
-    }
-    next_scan_us_ = next;
-    scan_at_us_.store(next, std::memory_order_release);
-  }
-  for (SocketWaiter* w : late) {
-    w->on_deadline();
-    finish_waiter(w);
-  }
 }
 
 void Reactor::close_connections() {
@@ -302,22 +229,11 @@ void Reactor::loop() {
       const std::int64_t d = until - now_us();
       timeout = d <= 0 ? 0 : static_cast<int>((d + 999) / 1000);
     }
-    if (next_scan_us_ >= 0) {
-      const std::int64_t d = next_scan_us_ - now_us();
-      const int scan_ms = d <= 0 ? 0 : static_cast<int>((d + 999) / 1000);
-      if (timeout < 0 || timeout > scan_ms) timeout = scan_ms;
-    }
     const int n = ::epoll_wait(epoll_fd_, evs, 256, timeout);
     bool woke = false;
     int running = 0;
     for (int i = 0; i < n; ++i) {
-      const std::uint64_t tag = evs[i].data.u64;
-      if (tag & 1u) {
-        auto* w = reinterpret_cast<SocketWaiter*>(static_cast<std::uintptr_t>(tag & ~std::uint64_t{1}));
-        if (w->on_readable()) finish_waiter(w);
-        continue;
-      }
-      const int fd = static_cast<int>(tag >> 1);
+      const int fd = evs[i].data.fd;
       if (fd == wake_fd_) {
         std::uint64_t v;
         while (::read(wake_fd_, &v, sizeof v) < 0 && errno == EINTR) {
@@ -336,7 +252,6 @@ void Reactor::loop() {
     run_timers();
     finish_done();
     maybe_reset();
-    scan_waiters();
     until = deadline_us_;
   }
 }

@@ -15,18 +15,6 @@
 
 namespace ecpo::http {
 
-// A socket the event thread reads for a blocked caller (the built-in plain-http client): the caller has
-// sent its request; the event thread calls on_readable() each time data (or EOF/error) is there, or
-// on_deadline() once deadline_us (steady clock µs) passes first, then wakes the caller.
-struct SocketWaiter {
-  int fd = -1;
-  std::int64_t deadline_us = 0;
-  virtual ~SocketWaiter() = default;
-  virtual bool on_readable() = 0;  // event thread; true = finished
-  virtual void on_deadline() = 0;  // event thread
-  std::atomic<std::uint32_t> done{0};
-};
-
 class Reactor {
  public:
   // The process-wide instance (a fresh one in a forked child).
@@ -35,9 +23,6 @@ class Reactor {
   // Runs `easy` (configured, not in any multi handle) to completion; blocks the calling thread.
   // Must not be called from the event thread (i.e. from a libcurl callback).
   CURLcode run(CURL* easy);
-
-  // Blocks until `w` finishes (see SocketWaiter). `w->fd` must not be registered already.
-  void await(SocketWaiter* w);
 
   // Closes every cached connection: transfers in flight finish, new ones wait, the connection cache is
   // emptied, then the waiting transfers start on fresh connections. Returns when done.
@@ -59,8 +44,6 @@ class Reactor {
   void wake();
   static int on_socket(CURL* e, curl_socket_t s, int what, void* self, void* socketp);
   static int on_timer(CURLM* m, long timeout_ms, void* self);
-  void finish_waiter(SocketWaiter* w);
-  void scan_waiters();
 
   void add_locked(Transfer* t);
   void run_timers();
@@ -78,12 +61,6 @@ class Reactor {
   std::condition_variable reset_cv_;
   std::thread thread_;
 
-  std::mutex waiters_mu_;                 // guards waiters_
-  std::vector<SocketWaiter*> waiters_;    // in flight, for deadline scans
-  std::atomic<int> waiter_count_{0};
-  std::int64_t next_scan_us_ = -1;        // earliest waiter deadline at the last scan; event thread only
-  std::atomic<std::int64_t> scan_at_us_{-1};  // the same, published for await(); -1 = none
-  std::atomic<bool> rescan_{false};       // a waiter with an earlier deadline arrived
 };
 
 }  // namespace ecpo::http
