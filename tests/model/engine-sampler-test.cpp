@@ -2,8 +2,10 @@
 // on a mock step function — no model needed.
 #include "model/sampler.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <random>
 
 #include "model/generate.h"
 #include "test-support.h"
@@ -54,6 +56,70 @@ TEST(Sampler, SeededDrawsAreReproducibleAndFollowTheDistribution) {
   EXPECT_NEAR(count[0] / double(n), 0.2, 0.02);
   EXPECT_NEAR(count[1] / double(n), 0.5, 0.02);
   EXPECT_NEAR(count[2] / double(n), 0.3, 0.02);
+}
+
+namespace {
+// The sampler as first written (full stable sort every step), kept here as the reference the lazy version must
+// agree with: same ids in the same order, same probabilities, and the same id for the same uniform draw.
+std::vector<std::pair<int, double>> reference_distribution(const std::vector<float>& logits, const SamplerParams& p) {
+  const int v = static_cast<int>(logits.size());
+  std::vector<int> order(v);
+  for (int i = 0; i < v; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return logits[a] > logits[b]; });
+  int keep = p.top_k > 0 ? std::min(v, p.top_k) : v;
+  const double t = p.temperature > 0 ? p.temperature : 1.0;
+  std::vector<std::pair<int, double>> out;
+  double z = 0;
+  for (int i = 0; i < keep; ++i) {
+    out.emplace_back(order[i], std::exp((logits[order[i]] - logits[order[0]]) / t));
+    z += out.back().second;
+  }
+  for (auto& e : out) e.second /= z;
+  if (p.top_p < 1.0) {
+    double cum = 0;
+    std::size_t n = 0;
+    while (n < out.size()) {
+      cum += out[n++].second;
+      if (cum >= p.top_p) break;
+    }
+    out.resize(n);
+    double z2 = 0;
+    for (auto& e : out) z2 += e.second;
+    for (auto& e : out) e.second /= z2;
+  }
+  return out;
+}
+}  // namespace
+
+TEST(Sampler, LazySortingAgreesWithAFullSortOnLargeVocabularies) {
+  std::mt19937 g(5);
+  for (int trial = 0; trial < 12; ++trial) {
+    const int v = trial % 3 == 0 ? 128256 : 5000 + trial * 100;
+    std::normal_distribution<float> nd(0, trial % 2 ? 4.0f : 1.0f);  // peaked and flat distributions
+    std::vector<float> logits(v);
+    for (auto& x : logits) x = std::round(nd(g) * 8) / 8;  // many exact ties
+    SamplerParams p{0.5 + 0.1 * (trial % 6), trial % 4 == 3 ? 1.0 : 0.9, trial % 5 == 4 ? 40 : 0, 100u + trial};
+    auto ref = reference_distribution(logits, p);
+    auto got = Sampler(p).distribution(logits);
+    ASSERT_EQ(got.size(), ref.size()) << "trial " << trial;
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+      ASSERT_EQ(got[i].first, ref[i].first) << "trial " << trial << " rank " << i;
+      ASSERT_NEAR(got[i].second, ref[i].second, 1e-12) << "trial " << trial << " rank " << i;
+    }
+    // draws: the reference walk over the same uniform numbers picks the same ids
+    Sampler s(p), u(p);
+    for (int k = 0; k < 50; ++k) {
+      const double x = u.uniform();
+      double cum = 0;
+      int want = ref.back().first;
+      for (const auto& [id, pr] : ref)
+        if (x < (cum += pr)) {
+          want = id;
+          break;
+        }
+      ASSERT_EQ(s.sample(logits), want) << "trial " << trial << " draw " << k;
+    }
+  }
 }
 
 namespace {
