@@ -3,11 +3,10 @@
 // per reply. Ideal wall time = N·L/C; "ideal/wall" is the efficiency (goal ≥ 0.95 at C = 64).
 // The fake server runs in a forked child process (forked before any thread exists), so "client CPU us/call"
 // is the whole client process's CPU (getrusage RUSAGE_SELF user+sys over the run): the calling threads
-// and any transport thread alike. "caller thr us/call" is the calling threads' own CPU alone; "event thr
-// sleeps/call" counts the transport event thread's voluntary context switches (each one a wake-up).
+// and any transport thread alike. "caller thr us/call" is the calling threads' own CPU alone.
 // Baseline, same run: a bare cpp-httplib keep-alive client posting the same body and parsing the JSON.
 // "ecpo OpenAiClient" uses the built-in plain-http client; "ecpo via libcurl" the same client forced onto
-// libcurl (http::Engine::curl), the path https and proxied endpoints take.
+// libcurl (http::Engine::curl, per-thread easy handles), the path https and proxied endpoints take.
 //   llm-bench [--calls-per-thread K=40] [--latency-ms 20,100] [--concurrency 1,8,64]
 #include <httplib.h>
 
@@ -17,8 +16,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
 #include <string>
 
 #include <signal.h>
@@ -52,24 +49,8 @@ double process_cpu_us() {
   return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 + ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
 }
 
-// Voluntary context switches (sleeps) of the transport's event thread ("ecpo-http"), 0 when none exists.
-double http_thread_sleeps() {
-  double n = 0;
-  std::error_code ec;
-  for (const auto& d : std::filesystem::directory_iterator("/proc/self/task", ec)) {
-    std::ifstream comm(d.path() / "comm");
-    std::string name;
-    std::getline(comm, name);
-    if (name != "ecpo-http") continue;
-    std::ifstream st(d.path() / "status");
-    for (std::string line; std::getline(st, line);)
-      if (line.rfind("voluntary_ctxt_switches:", 0) == 0) n += std::atof(line.c_str() + 24);
-  }
-  return n;
-}
-
 struct Row {
-  double wall_s = 0, cpu_us_per_call = 0, caller_us_per_call = 0, http_sleeps_per_call = 0;
+  double wall_s = 0, cpu_us_per_call = 0, caller_us_per_call = 0;
   int failures = 0;
 };
 
@@ -96,7 +77,6 @@ Row run(int C, int K, Call&& call) {
     });
   while (ready < C) std::this_thread::yield();
   const double p0 = process_cpu_us();
-  const double s0 = http_thread_sleeps();
   auto t0 = std::chrono::steady_clock::now();
   go = true;
   for (auto& t : ts) t.join();
@@ -104,7 +84,6 @@ Row run(int C, int K, Call&& call) {
   r.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   r.cpu_us_per_call = (process_cpu_us() - p0) / (static_cast<double>(C) * K);
   r.caller_us_per_call = cpu.load() / (static_cast<double>(C) * K);
-  r.http_sleeps_per_call = (http_thread_sleeps() - s0) / (static_cast<double>(C) * K);
   r.failures = failures;
   return r;
 }
@@ -212,7 +191,7 @@ int main(int argc, char** argv) {
   for (double L : Ls) servers.push_back(fork_server(L, servers));
 
   Table t({"client", "C", "calls", "L ms", "wall s", "ideal s", "ideal/wall", "client CPU us/call", "CPU vs httplib",
-           "caller thr us/call", "event thr sleeps/call", "failures"});
+           "caller thr us/call", "failures"});
   long long served = 0, max_in_flight = 0;
   for (std::size_t li = 0; li < Ls.size(); ++li) {
     const double L = Ls[li];
@@ -251,7 +230,7 @@ int main(int argc, char** argv) {
           return false;
         }
       });
-      // The same client with libcurl (multi handle on the same event thread) instead of the built-in client.
+      // The same client on libcurl instead of the built-in client.
       http::set_engine(http::Engine::curl);
       Row ours_curl = run(C, K, [&](int, int) {
         try {
@@ -277,7 +256,7 @@ int main(int argc, char** argv) {
         t.row({name, std::to_string(C), std::to_string(N), fmt(latency_bound ? L : 0, "%.0f"), fmt(r.wall_s, "%.3f"),
                latency_bound ? fmt(ideal, "%.3f") : "-", latency_bound ? fmt(ideal / r.wall_s, "%.3f") : "-",
                fmt(r.cpu_us_per_call, "%.1f"), fmt(r.cpu_us_per_call / base.cpu_us_per_call, "%.2f"),
-               fmt(r.caller_us_per_call, "%.1f"), fmt(r.http_sleeps_per_call, "%.2f"), std::to_string(r.failures)});
+               fmt(r.caller_us_per_call, "%.1f"), std::to_string(r.failures)});
       };
       row("httplib (baseline)", base, true);
       row("ecpo OpenAiClient", ours, true);

@@ -1,7 +1,7 @@
 // One blocking HTTP request. Plain http:// URLs use a built-in HTTP/1.1 client (http-plain.h): a
-// process-wide keep-alive pool, the caller sleeping on its own socket. https, proxies and
-// ECPO_HTTP_ENGINE=curl use libcurl through one shared multi handle driven by one event thread
-// (http-reactor.h). Either way kept-alive connections are reused across all calling threads.
+// process-wide keep-alive pool shared by all threads, the caller sleeping on its own socket. https,
+// proxies and ECPO_HTTP_ENGINE=curl use libcurl's easy interface on a handle cached per thread (its
+// connections kept alive with it).
 // It knows nothing about OpenAI's JSON: it moves bytes and reports transport failures as data, never throws.
 #pragma once
 #include <optional>
@@ -37,10 +37,9 @@ enum class Engine {
 };
 void set_engine(Engine e);  // for tests and benchmarks; takes effect for the next request
 
-// Closes every kept-alive connection of the process (the name predates the shared pools: connections are
-// no longer per thread). Idle built-in connections close at once; libcurl's transfers in flight finish
-// first while new libcurl transfers wait, then its connection cache is emptied. Returns once done. Used
-// before stopping a local server whose shutdown waits for idle keep-alive connections.
+// Closes every idle connection of the built-in client (all threads' pool) and the calling thread's
+// libcurl handle with its connections (a later request reconnects). Used before stopping a local server
+// whose shutdown waits for idle keep-alive connections.
 void close_thread_connections();
 
 }  // namespace ecpo::http

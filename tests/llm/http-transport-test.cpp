@@ -1,4 +1,4 @@
-// llm/http-transport, http-plain, http1-parser and http-reactor: the HTTP/1.1 response parser on hand-written
+// llm/http-transport, http-plain and http1-parser: the HTTP/1.1 response parser on hand-written
 // replies (split anywhere, chunked, interim 100, close-delimited, malformed), URL parsing, and both engines
 // (built-in plain-http client and libcurl) against the fake server: replies, Retry-After, each transport
 // failure's code and retry class, timeouts, concurrency, and closing idle connections.
