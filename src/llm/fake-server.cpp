@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 
 #include <sys/socket.h>
 
@@ -119,7 +120,19 @@ FakeServer::FakeServer(FakeServerOptions opts) : opts_(std::move(opts)), rng_(op
   if (opts_.fault_rate < 0 || opts_.fault_rate > 1) throw Error("fault rate must be in [0, 1]", "fake-server");
   if (opts_.fault_rate > 0 && opts_.faults.empty()) throw Error("fault rate > 0 but no fault kinds", "fake-server");
   if (opts_.latency_ms < 0) throw Error("latency must be >= 0", "fake-server");
-  svr_ = std::make_unique<httplib::Server>();
+  if (opts_.tls_cert.empty() != opts_.tls_key.empty())
+    throw Error("HTTPS needs both a certificate and a key file", "fake-server", "pass --tls-cert and --tls-key together");
+  if (!opts_.tls_cert.empty()) {
+    for (const auto* f : {&opts_.tls_cert, &opts_.tls_key})
+      if (!std::filesystem::is_regular_file(*f)) throw Error("no such file", *f, "give a PEM file");
+    auto tls = std::make_unique<httplib::SSLServer>(opts_.tls_cert.c_str(), opts_.tls_key.c_str());
+    if (!tls->is_valid())
+      throw Error("cannot load the TLS certificate/key pair", opts_.tls_cert + ", " + opts_.tls_key,
+                  "both must be PEM, and the key must match the certificate");
+    svr_ = std::move(tls);
+  } else {
+    svr_ = std::make_unique<httplib::Server>();
+  }
   int threads = std::max(4, opts_.threads);
   svr_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
   svr_->set_keep_alive_max_count(1000000);
@@ -136,7 +149,9 @@ FakeServer::FakeServer(FakeServerOptions opts) : opts_(std::move(opts)), rng_(op
 
 FakeServer::~FakeServer() { stop(); }
 
-std::string FakeServer::base_url() const { return "http://" + opts_.host + ":" + std::to_string(port_) + "/v1"; }
+std::string FakeServer::base_url() const {
+  return (opts_.tls_cert.empty() ? "http://" : "https://") + opts_.host + ":" + std::to_string(port_) + "/v1";
+}
 
 FakeServerStats FakeServer::stats() const {
   std::lock_guard lk(mu_);

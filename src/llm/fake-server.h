@@ -56,6 +56,8 @@ struct FakeServerOptions {
   int threads = 128;            // worker threads (one per open connection)
   int keep_alive_s = 5;         // an idle connection is closed after this; stop() may wait this long for one
   int backlog = 1024;           // listen backlog (httplib's compiled-in 5 drops SYNs under a burst of connects)
+  // HTTPS: PEM certificate chain and private key files (both or neither); base_url() then starts with https://.
+  std::string tls_cert, tls_key;
 };
 
 struct FakeServerStats {
@@ -78,7 +80,7 @@ class FakeServer {
   void run();
   void stop();
   int port() const { return port_; }
-  std::string base_url() const;  // http://host:port/v1
+  std::string base_url() const;  // http://host:port/v1 (https:// with tls_cert)
   FakeServerStats stats() const;
 
   // Word-count token estimate used for usage (exposed so tests can compute expected values).

@@ -4,6 +4,7 @@
 //                [--calls FILE.jsonl] [key=value]... MESSAGE       one call through the full role stack
 //   ecpo llm calls --log FILE.jsonl|FILE.db [--by role|model|episode|turn|pair|all]  totals from a call log
 //   ecpo fake-server [--port P] [--host H] [--latency-ms L] [--fault-rate F] [--faults K,..] [--script FILE]
+//                    [--tls-cert PEM --tls-key PEM]
 //                [--seed S] [--models M,..] [--api-key-env VAR] [--stall-ms MS] [--retry-after-ms MS]
 //                [--exit-after-ms MS]                              a fake OpenAI-compatible server
 #include <pthread.h>
@@ -232,6 +233,8 @@ void register_llm_commands(CLI::App& app) {
   f->add_option("--retry-after-ms", fake->server.retry_after_ms, "Retry-After sent with 429")->capture_default_str();
   f->add_option("--threads", fake->server.threads, "worker threads (max open connections)")->capture_default_str();
   f->add_option("--exit-after-ms", fake->exit_after_ms, "stop after this long (0: run until Ctrl-C)");
+  f->add_option("--tls-cert", fake->server.tls_cert, "serve HTTPS with this PEM certificate (needs --tls-key)");
+  f->add_option("--tls-key", fake->server.tls_key, "PEM private key of --tls-cert");
   f->callback([fake] { run_fake_server(*fake); });
 }
 
