@@ -182,6 +182,10 @@ Response perform_curl(const Request& req) {
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, th.headers(req.body != nullptr, req.authorization));
   curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout_ms));
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(req.connect_timeout_ms));
+  // TLS settings are set on every request: the per-thread handle serves every role, and roles differ.
+  curl_easy_setopt(h, CURLOPT_CAINFO, req.ca_file.empty() ? nullptr : req.ca_file.c_str());
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, req.verify_tls ? 1L : 0L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, req.verify_tls ? 2L : 0L);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
   if (req.body) {
@@ -194,6 +198,11 @@ Response perform_curl(const Request& req) {
   curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
   r.curl_code = static_cast<int>(rc);
   if (rc != CURLE_OK) r.curl_error = th.errbuf[0] ? th.errbuf : curl_easy_strerror(rc);
+  if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE)
+    r.curl_error += req.ca_file.empty()
+                        ? " (the server's certificate is not trusted by the system store: set ca_file: to its CA "
+                          "certificate in the role or endpoint, or tls_verify: false for a test server)"
+                        : " (ca_file " + req.ca_file + " does not vouch for this server, or cannot be read)";
   classify(r);
   return r;
 }

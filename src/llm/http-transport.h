@@ -15,6 +15,10 @@ struct Request {
   std::string authorization;          // full header value ("Bearer …") or "" for none; never logged
   double timeout_ms = 60000;          // whole transfer
   double connect_timeout_ms = 5000;
+  // https only: a PEM file of CA certificates to verify the server with ("" = the system's store), and
+  // verify_tls = false to skip verification altogether (a self-signed test server; never for real keys).
+  std::string ca_file;
+  bool verify_tls = true;
 };
 
 struct Response {

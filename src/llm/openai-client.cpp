@@ -76,6 +76,10 @@ OpenAiClient::OpenAiClient(OpenAiOptions opts, std::shared_ptr<EndpointRegistry>
       pool_(*registry_, opts_.base_urls, opts_.max_concurrency) {
   if (!opts_.api_key_env.empty())
     if (const char* k = std::getenv(opts_.api_key_env.c_str()); k && *k) key_ = k;
+  if (!opts_.verify_tls)
+    for (const auto& u : opts_.base_urls)
+      if (u.rfind("https://", 0) == 0)
+        spdlog::warn("role {}: TLS certificate verification is OFF for {} (tls_verify: false)", opts_.label, u);
 }
 
 std::string OpenAiClient::redact(std::string s) const {
@@ -135,6 +139,8 @@ ChatResult OpenAiClient::run(const std::vector<Message>& messages, const ChatPar
   req.body = &body;
   req.timeout_ms = opts_.timeout_ms;
   req.connect_timeout_ms = opts_.connect_timeout_ms;
+  req.ca_file = opts_.ca_file;
+  req.verify_tls = opts_.verify_tls;
   if (!key_.empty()) req.authorization = "Bearer " + key_;
 
   std::size_t last = static_cast<std::size_t>(-1);
@@ -253,6 +259,8 @@ std::vector<std::string> OpenAiClient::list_models(std::size_t index) {
   req.url = pool_.base_url(index) + "/models";
   req.timeout_ms = opts_.timeout_ms;
   req.connect_timeout_ms = opts_.connect_timeout_ms;
+  req.ca_file = opts_.ca_file;
+  req.verify_tls = opts_.verify_tls;
   if (!key_.empty()) req.authorization = "Bearer " + key_;
   http::Response r = http::perform(req);
   if (r.curl_code != 0)

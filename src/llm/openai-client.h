@@ -34,6 +34,8 @@ struct OpenAiOptions {
   int max_concurrency = 16;               // per base URL
   double timeout_ms = 60000;
   double connect_timeout_ms = 5000;
+  std::string ca_file;                    // https: PEM CA bundle to verify the server ("" = system store)
+  bool verify_tls = true;                 // https: false skips certificate verification (test servers only)
   RetryPolicy retry;
   StructuredMode structured = StructuredMode::json_schema;
   bool strict_schema = false;             // json_schema.strict

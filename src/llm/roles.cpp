@@ -61,7 +61,8 @@ T get_as(const nlohmann::json& j, const char* key, T fallback, const std::string
   }
 }
 
-RoleSpec role_from_json(const std::string& name, const nlohmann::json& m, const std::string& where) {
+RoleSpec role_from_json(const std::string& name, const nlohmann::json& m, const std::string& where,
+                        const std::filesystem::path& base_dir) {
   RoleSpec r;
   r.name = name;
   r.raw = m;
@@ -74,12 +75,13 @@ RoleSpec role_from_json(const std::string& name, const nlohmann::json& m, const 
   if (r.backend != "openai") return r;
   static const char* known[] = {"backend", "endpoint", "model", "params", "base_url", "base_urls", "api_key_env",
                                 "max_concurrency", "timeout_ms", "connect_timeout_ms", "retry", "structured",
-                                "strict_schema", "extra_body"};
+                                "strict_schema", "extra_body", "ca_file", "tls_verify"};
   for (auto it = m.begin(); it != m.end(); ++it)
     if (std::find(std::begin(known), std::end(known), it.key()) == std::end(known))
       throw Error("unknown setting '" + it.key() + "' for role '" + name + "'", where,
                   "openai roles take: backend, endpoint, model, params, base_url(s), api_key_env, max_concurrency, "
-                  "timeout_ms, connect_timeout_ms, retry, structured, strict_schema, extra_body");
+                  "timeout_ms, connect_timeout_ms, retry, structured, strict_schema, extra_body, ca_file, "
+                  "tls_verify");
   std::vector<std::string> urls;
   if (m.contains("base_urls")) urls = get_as<std::vector<std::string>>(m, "base_urls", {}, where);
   if (m.contains("base_url")) urls.push_back(get_as<std::string>(m, "base_url", "", where));
@@ -92,6 +94,15 @@ RoleSpec role_from_json(const std::string& name, const nlohmann::json& m, const 
   h.timeout_ms = get_as<double>(m, "timeout_ms", 60000, where);
   h.connect_timeout_ms = get_as<double>(m, "connect_timeout_ms", 5000, where);
   if (h.timeout_ms <= 0 || h.connect_timeout_ms <= 0) throw Error("timeouts must be > 0 ms", where);
+  if (m.contains("ca_file")) {
+    std::filesystem::path ca = get_as<std::string>(m, "ca_file", "", where);
+    if (ca.is_relative()) ca = base_dir / ca;
+    if (!std::filesystem::is_regular_file(ca))
+      throw Error("ca_file " + ca.string() + " does not exist", where,
+                  "give the PEM certificate of the server's CA (relative paths start at the config file)");
+    h.ca_file = ca.string();
+  }
+  h.verify_tls = get_as<bool>(m, "tls_verify", true, where);
   h.retry = retry_policy_from_json(m.value("retry", nlohmann::json()), RetryPolicy{}, where);
   h.structured = structured_mode_from_name(get_as<std::string>(m, "structured", "json_schema", where), where);
   h.strict_schema = get_as<bool>(m, "strict_schema", false, where);
@@ -128,7 +139,7 @@ RolesConfig roles_from_config(const Config& c, const std::string& where, const s
       merged.merge_patch(endpoints[ep]);
     }
     merged.merge_patch(*it);
-    out.roles[it.key()] = role_from_json(it.key(), merged, rw);
+    out.roles[it.key()] = role_from_json(it.key(), merged, rw, base_dir);
   }
   if (root.contains("prices")) {
     const auto& p = root["prices"];

@@ -45,7 +45,7 @@ struct RolesConfig {
   std::string source;  // file it came from
 };
 
-// Parses a roles tree (see configs/roles.yaml). `base_dir` resolves a `prices: FILE` path.
+// Parses a roles tree (see configs/roles.yaml). `base_dir` resolves relative `prices: FILE` and `ca_file:` paths.
 // Throws ecpo::Error naming the file and the role on any bad entry.
 RolesConfig roles_from_config(const Config& c, const std::string& where, const std::filesystem::path& base_dir);
 // Loads a roles YAML file and applies `overrides` ("roles.agent.model=x") before parsing.
