@@ -228,6 +228,7 @@ ChatResult OpenAiClient::run(const std::vector<Message>& messages, const ChatPar
         out.retries = attempt - 1;
         out.endpoint = endpoint;
         out.latency_ms = now_ms() - t0;
+        deliver_whole_text(params, out.text);  // no token streaming over HTTP yet: the reply arrives whole
         return out;
       }
     }

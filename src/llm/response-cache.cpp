@@ -169,7 +169,8 @@ bool CachedChatModel::cacheable(const ChatParams& params) const {
   return mode_ == CacheMode::all || params.temperature == 0.0 || params.seed.has_value();
 }
 
-ChatResult CachedChatModel::hit_result(CachedReply&& hit, std::chrono::steady_clock::time_point t0) {
+ChatResult CachedChatModel::hit_result(CachedReply&& hit, std::chrono::steady_clock::time_point t0,
+                                       const ChatParams& params) {
   hits_++;
   ChatResult r;
   r.text = std::move(hit.text);
@@ -177,6 +178,7 @@ ChatResult CachedChatModel::hit_result(CachedReply&& hit, std::chrono::steady_cl
   r.usage = hit.usage;
   r.cache_hit = true;
   r.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  deliver_whole_text(params, r.text);
   return r;
 }
 
@@ -184,7 +186,7 @@ ChatResult CachedChatModel::chat(const std::vector<Message>& messages, const Cha
   if (!cache_ || !cacheable(params)) return inner_->chat(messages, params);
   const auto t0 = std::chrono::steady_clock::now();
   const std::string key = ResponseCache::key_for(inner_->model_name(), messages, params, extra_);
-  if (auto hit = cache_->get(key)) return hit_result(std::move(*hit), t0);
+  if (auto hit = cache_->get(key)) return hit_result(std::move(*hit), t0, params);
 
   std::shared_ptr<Flight> flight;
   bool leader = false;
@@ -206,6 +208,7 @@ ChatResult CachedChatModel::chat(const std::vector<Message>& messages, const Cha
     r.retries = 0;
     r.endpoint.clear();
     r.latency_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    deliver_whole_text(params, r.text);  // a follower's reply was streamed to the leader's caller only
     return r;
   }
 
@@ -228,7 +231,7 @@ ChatResult CachedChatModel::chat(const std::vector<Message>& messages, const Cha
     // A flight for this key may have landed between our lookup and our take-off: it stored its reply
     // before landing, so this second look finds it.
     if (auto hit = cache_->get(key)) {
-      r = hit_result(std::move(*hit), t0);
+      r = hit_result(std::move(*hit), t0, params);
       land(&r, nullptr);
       return r;
     }

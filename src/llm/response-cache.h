@@ -92,7 +92,8 @@ class CachedChatModel : public ChatModel {
     ChatResult result;
     std::exception_ptr error;
   };
-  ChatResult hit_result(CachedReply&& hit, std::chrono::steady_clock::time_point t0);
+  // A cache hit as a ChatResult; hands its text to params.on_delta (the ChatModel streaming contract).
+  ChatResult hit_result(CachedReply&& hit, std::chrono::steady_clock::time_point t0, const ChatParams& params);
 
   std::shared_ptr<ChatModel> inner_;
   std::shared_ptr<ResponseCache> cache_;

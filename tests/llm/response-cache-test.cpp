@@ -230,3 +230,27 @@ TEST(ResponseCache, FailedFlightReachesItsWaitersAndLaterCallsTryAgain) {
   EXPECT_EQ(inner->calls(), 2);  // exactly one successful backend call, then replays
   EXPECT_EQ(cache->size(), 1u);
 }
+
+// The streaming contract (ChatParams::on_delta) through the HTTP client and the cache: a reply that is not
+// streamed token by token — an HTTP reply, a cache hit — reaches on_delta once, whole.
+TEST(ResponseCache, OnDeltaGetsHttpRepliesAndCacheHitsWhole) {
+  FakeServer srv({});
+  srv.start();
+  ecpo::test::TempDir dir;
+  auto cache = std::make_shared<ResponseCache>(dir / "llm.sqlite");
+  CachedChatModel m(std::make_shared<OpenAiClient>(test::fast_options({&srv})), cache);
+  for (int call = 0; call < 2; ++call) {
+    std::vector<std::string> pieces;
+    ChatParams p;
+    p.on_delta = [&](std::string_view d) {
+      pieces.emplace_back(d);
+      return true;
+    };
+    auto r = m.chat({{"user", "stream me a title"}}, p);
+    EXPECT_EQ(r.cache_hit, call == 1);
+    ASSERT_EQ(pieces.size(), 1u) << "call " << call;
+    EXPECT_EQ(pieces[0], r.text);
+    EXPECT_FALSE(r.text.empty());
+  }
+  EXPECT_EQ(srv.stats().chat_requests, 1u);
+}
