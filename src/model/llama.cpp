@@ -457,6 +457,10 @@ std::unique_ptr<CausalLM> CausalLM::load(const fs::path& dir, const ModelOptions
                     adapter->weights_path().string(),
                     "adapter was trained for a different base model, or adapts a module the engine cannot merge "
                     "(only q/k/v/o/gate/up/down projections and an untied lm_head)");
+  if (adapter && !base_model_matches(adapter->config().base_model_name_or_path, dir))
+    spdlog::warn("LoRA adapter {} was trained on '{}' but is applied to {}: its shapes fit, so it loads; make sure "
+                 "this is the intended base model",
+                 options.adapter_dir.string(), adapter->config().base_model_name_or_path, dir.string());
   if (adapter)
     spdlog::debug("merged LoRA adapter {} ({} modules, scale {})", options.adapter_dir.string(),
                   adapter->modules().size(), adapter->config().scale());

@@ -2,6 +2,8 @@
 // the base weights lives in llama.cpp, which knows the module shapes.
 #include "model/lora-adapter.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <regex>
 
@@ -175,6 +177,21 @@ std::unique_ptr<LoraAdapter> LoraAdapter::load(const fs::path& dir) {
       throw Error("module '" + module + "' has " + (m.key_a.empty() ? "lora_B but no lora_A" : "lora_A but no lora_B"),
                   where, "every adapted module needs both lora_A and lora_B");
   return a;
+}
+
+bool base_model_matches(const std::string& base_model_name_or_path, const std::filesystem::path& model_dir) {
+  auto last = [](std::string x) {
+    while (!x.empty() && (x.back() == '/' || x.back() == '\\')) x.pop_back();
+    const auto cut = x.find_last_of("/\\");
+    x = cut == std::string::npos ? x : x.substr(cut + 1);
+    std::transform(x.begin(), x.end(), x.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return x;
+  };
+  if (base_model_name_or_path.empty()) return true;
+  std::error_code ec;
+  std::filesystem::path dir = std::filesystem::weakly_canonical(model_dir, ec);
+  if (ec) dir = model_dir;
+  return last(base_model_name_or_path) == last(dir.string());
 }
 
 }  // namespace ecpo::model

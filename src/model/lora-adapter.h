@@ -22,7 +22,7 @@ struct LoraConfig {
   std::vector<std::string> target_modules;  // module names (last path component), e.g. q_proj
   std::string target_regex;                 // target_modules given as a string other than "all-linear" (fullmatch)
   bool all_linear = false;                  // target_modules == "all-linear"
-  std::string base_model_name_or_path;      // informational
+  std::string base_model_name_or_path;      // informational (see base_model_matches)
   double scale() const;                     // α/r, or α/√r with use_rslora
 };
 
@@ -31,6 +31,12 @@ struct LoraModule {
   std::string key_a, key_b;  // tensor names in adapter_model.safetensors
   TensorView a, b;           // valid while the LoraAdapter lives
 };
+
+// Whether a model directory looks like the adapter's recorded base model: the last path component of
+// base_model_name_or_path ("meta-llama/Meta-Llama-3-8B-Instruct" → "Meta-Llama-3-8B-Instruct") equals the
+// directory's name, case-insensitively. True when nothing is recorded. Shapes are what really decide whether an
+// adapter loads; this only backs a warning for an adapter trained on a look-alike model.
+bool base_model_matches(const std::string& base_model_name_or_path, const std::filesystem::path& model_dir);
 
 class LoraAdapter {
  public:

@@ -260,3 +260,15 @@ TEST(LoraLocal, LocalChatModelLoadsAnAdapter) {
   o.adapter_dir = kAssets / "no-such-adapter";
   EXPECT_THROW(LocalChatModel::load(o), ecpo::Error);
 }
+
+TEST(LoraAdapter, BaseModelNameIsComparedByItsLastPathComponent) {
+  ecpo::test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "Meta-Llama-3-8B-Instruct");
+  const auto llama = dir.path() / "Meta-Llama-3-8B-Instruct";
+  EXPECT_TRUE(base_model_matches("meta-llama/Meta-Llama-3-8B-Instruct", llama));
+  EXPECT_TRUE(base_model_matches("/models/meta-llama-3-8b-instruct/", llama));  // case and trailing slash
+  EXPECT_TRUE(base_model_matches("", llama));                                 // nothing recorded
+  EXPECT_TRUE(base_model_matches("Meta-Llama-3-8B-Instruct", llama / "."));   // "dir/." is the same directory
+  EXPECT_FALSE(base_model_matches("Qwen/Qwen2.5-7B-Instruct", llama));
+  EXPECT_FALSE(base_model_matches("meta-llama/Meta-Llama-3-8B", llama));
+}
