@@ -81,6 +81,42 @@ TEST(OpenAiClient, RequestBodyPerStructuredDialect) {
   EXPECT_EQ(b["top_k"], 20);
 }
 
+// The request body is written directly (no JSON tree): it must parse to exactly the tree nlohmann would build,
+// whatever the text holds (quotes, backslashes, every control character, non-ASCII, emoji) — and invalid UTF-8
+// becomes U+FFFD instead of an exception.
+TEST(OpenAiClient, DirectRequestBodyEqualsTheJsonTree) {
+  OpenAiOptions o;
+  o.base_urls = {"http://127.0.0.1:9/v1"};
+  o.model = "m\"odel/é";
+  std::string controls;
+  for (int c = 0; c < 0x20; ++c) controls.push_back(static_cast<char>(c));
+  const std::vector<Message> msgs = {{"system", "say \"hi\" \\ back\n\ttab"},
+                                     {"user", controls + "\x7f end"},
+                                     {"assistant", "Ünïcödé — 本 📚"},
+                                     {"user", ""}};
+  for (int variant = 0; variant < 4; ++variant) {
+    ChatParams p;
+    p.temperature = variant == 0 ? 0.0 : 0.7;
+    p.top_p = variant == 1 ? 0.95 : 1.0;
+    p.max_tokens = 100 + variant;
+    if (variant >= 2) p.stop = {"\n\n", "END\"", "</s>"};
+    if (variant == 3) p.seed = 18446744073709551615ull;
+    if (variant == 2) p.json_schema = {{"type", "object"}, {"properties", {{"a", {{"type", "string"}}}}}};
+    json want = {{"model", o.model}, {"messages", json::array()}, {"temperature", p.temperature},
+                 {"top_p", p.top_p},  {"max_tokens", p.max_tokens}};
+    for (const auto& m : msgs) want["messages"].push_back({{"role", m.role}, {"content", m.content}});
+    if (!p.stop.empty()) want["stop"] = p.stop;
+    if (p.seed) want["seed"] = *p.seed;
+    if (!p.json_schema.is_null())
+      want["response_format"] = {{"type", "json_schema"},
+                                 {"json_schema", {{"name", "reply"}, {"schema", p.json_schema}, {"strict", false}}}};
+    const std::string body = OpenAiClient(o).request_body(msgs, p);
+    EXPECT_EQ(json::parse(body), want) << body;
+  }
+  auto b = json::parse(OpenAiClient(o).request_body({{"user", std::string("bad \xff\xfe utf8")}}, {}));
+  EXPECT_EQ(b["messages"][0]["content"], "bad \xEF\xBF\xBD\xEF\xBF\xBD utf8");
+}
+
 TEST(OpenAiClient, SchemaRequestGetsAValidObject) {
   FakeServer srv({});
   srv.start();
