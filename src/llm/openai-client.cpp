@@ -9,6 +9,7 @@
 #include <random>
 #include <thread>
 
+#include "llm/chat-reply.h"
 #include "llm/http-transport.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -297,31 +298,19 @@ ChatResult OpenAiClient::run(const std::vector<Message>& messages, const ChatPar
         fail.retryable = http_status_retryable(fail.status);
       }
     } else {
-      auto j = nlohmann::json::parse(r.body, nullptr, false);
-      const nlohmann::json* choice = nullptr;
-      if (!j.is_discarded() && j.is_object() && j.contains("choices") && j["choices"].is_array() &&
-          !j["choices"].empty() && j["choices"][0].is_object())
-        choice = &j["choices"][0];
-      const nlohmann::json* msg = choice && choice->contains("message") ? &(*choice)["message"] : nullptr;
-      if (!msg || !msg->is_object() || !msg->contains("content") ||
-          !((*msg)["content"].is_string() || (*msg)["content"].is_null())) {
+      ChatReplyFields reply = parse_chat_reply(r.body);
+      if (!reply.has_content) {
         fail.kind = FailureKind::bad_response;
-        fail.message = j.is_discarded() ? "malformed JSON in the response body (" +
-                                              std::to_string(r.body.size()) + " bytes)"
-                                        : "response lacks choices[0].message.content";
+        fail.message = !reply.json_ok ? "malformed JSON in the response body (" + std::to_string(r.body.size()) +
+                                            " bytes)"
+                                      : "response lacks choices[0].message.content";
         fail.retryable = true;
       } else {
         ChatResult out;
-        if ((*msg)["content"].is_string()) out.text = (*msg)["content"].get<std::string>();
-        if (choice->contains("finish_reason") && (*choice)["finish_reason"].is_string())
-          out.finish_reason = (*choice)["finish_reason"].get<std::string>();
-        if (j.contains("usage") && j["usage"].is_object()) {
-          const auto& u = j["usage"];
-          if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer())
-            out.usage.prompt_tokens = u["prompt_tokens"].get<std::int64_t>();
-          if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer())
-            out.usage.completion_tokens = u["completion_tokens"].get<std::int64_t>();
-        }
+        out.text = std::move(reply.content);
+        out.finish_reason = std::move(reply.finish_reason);
+        out.usage.prompt_tokens = reply.prompt_tokens;
+        out.usage.completion_tokens = reply.completion_tokens;
         out.retries = attempt - 1;
         out.endpoint = endpoint;
         out.latency_ms = now_ms() - t0;
