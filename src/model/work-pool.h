@@ -2,8 +2,8 @@
 // Work is cut into chunks that threads CLAIM from a shared counter, and the caller works too, so a worker the OS
 // has descheduled (a busy machine) never holds the caller up: its chunks are simply taken by whoever is running.
 // (A static split, as at::parallel_for does, waits for every thread's share: measured slower at 2 threads than
-// at 1 on a loaded 2-core machine.) Idle workers spin briefly, then sleep on a condition variable. (Not
-// std::atomic::wait: GCC 12's libstdc++ lost a wake-up there in testing and a worker slept forever.)
+// at 1 on a loaded 2-core machine.) Idle workers spin briefly, then sleep on a condition variable with an
+// explicit sleeper count (a first version on std::atomic::wait hung in testing: a worker slept through shutdown).
 // Not reentrant: one run() at a time per pool (one pool per model, used by its single decoding thread).
 #pragma once
 #include <algorithm>
