@@ -61,7 +61,7 @@ TEST(Https, TrustedByCaFile) {
 TEST(Https, UntrustedCertificateFailsOnceWithAHintAndNoKey) {
   TlsServer t;
   ::setenv("ECPO_TEST_TLS_KEY", "sk-tls-secret-123", 1);
-  for (const std::string ca : {std::string(), (kTls / "other-cert.pem").string()}) {
+  for (const std::string& ca : {std::string(), (kTls / "other-cert.pem").string()}) {
     auto o = client_for(t.server);
     o.ca_file = ca;
     o.api_key_env = "ECPO_TEST_TLS_KEY";

@@ -97,7 +97,9 @@ TEST(LocalChatModel, GreedyIsDeterministicAndCountsTokens) {
     EXPECT_GE(a.usage.completion_tokens, 1);
     EXPECT_LE(a.usage.completion_tokens, 12);
     EXPECT_TRUE(a.finish_reason == "stop" || a.finish_reason == "length") << a.finish_reason;
-    if (a.usage.completion_tokens < 12) EXPECT_EQ(a.finish_reason, "stop");
+    if (a.usage.completion_tokens < 12) {
+      EXPECT_EQ(a.finish_reason, "stop");
+    }
     EXPECT_GT(a.latency_ms, 0);
   }
 }
