@@ -256,7 +256,7 @@ struct CausalLM::Impl {
     s.att.resize(H * D);
     s.gu.resize(2 * I);
     s.g.resize(I);
-    s.scores.resize(S);
+    s.scores.resize(H * S);
     s.cos.resize(half);
     s.sin.resize(half);
     for (std::int64_t i = 0; i < half; ++i) {
@@ -300,21 +300,27 @@ struct CausalLM::Impl {
           std::copy(v + g * D, v + (g + 1) * D, reinterpret_cast<float*>(vc) + off);
         }
       }
-      // attention of the one query over S keys, per head (GQA: head h reads kv head h / group)
+      // attention of the one query over S keys, per head (GQA: head h reads kv head h / group); heads run on
+      // the pool once the cache is long enough (≥ 64 KiB of keys and values per head) to be worth a wake-up
       std::fill(s.att.begin(), s.att.end(), 0.0f);
-      for (std::int64_t h = 0; h < H; ++h) {
-        const std::int64_t g = h / group;
-        const char* kg = kc + g * cap * D * es;
-        const char* vg = vc + g * cap * D * es;
-        kernels::gemv(kg, wt, q + h * D, s.scores.data(), nullptr, D, 0, S);
-        float mx = -std::numeric_limits<float>::infinity();
-        for (std::int64_t j = 0; j < S; ++j) mx = std::max(mx, s.scores[j] *= scale);
-        float sum = 0;
-        for (std::int64_t j = 0; j < S; ++j) sum += (s.scores[j] = std::exp(s.scores[j] - mx));
-        const float inv = 1.0f / sum;
-        for (std::int64_t j = 0; j < S; ++j) s.scores[j] *= inv;
-        kernels::accumulate_rows(vg, wt, s.scores.data(), S, D, s.att.data() + h * D);
-      }
+      auto heads = [&](std::int64_t h0, std::int64_t h1) {
+        for (std::int64_t h = h0; h < h1; ++h) {
+          const std::int64_t g = h / group;
+          const char* kg = kc + g * cap * D * es;
+          const char* vg = vc + g * cap * D * es;
+          float* sc = s.scores.data() + h * S;
+          kernels::gemv(kg, wt, q + h * D, sc, nullptr, D, 0, S);
+          float mx = -std::numeric_limits<float>::infinity();
+          for (std::int64_t j = 0; j < S; ++j) mx = std::max(mx, sc[j] *= scale);
+          float sum = 0;
+          for (std::int64_t j = 0; j < S; ++j) sum += (sc[j] = std::exp(sc[j] - mx));
+          const float inv = 1.0f / sum;
+          for (std::int64_t j = 0; j < S; ++j) sc[j] *= inv;
+          kernels::accumulate_rows(vg, wt, sc, S, D, s.att.data() + h * D);
+        }
+      };
+      if (2 * S * D * es >= 64 * 1024) pool->run(H, 1, heads);
+      else heads(0, H);
       par_gemv(L.wo, s.att.data(), s.y.data(), F.bo);
       for (std::int64_t i = 0; i < C; ++i) s.h[i] += s.y[i];
       // SwiGLU MLP

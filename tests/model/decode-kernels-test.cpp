@@ -5,12 +5,14 @@
 #include "model/decode-kernels.h"
 
 #include <cmath>
+#include <filesystem>
 #include <cstring>
 #include <random>
 
 #include "model/llama.h"
 #include "test-support.h"
 #include "util/error.h"
+#include "util/jsonl.h"
 
 using namespace ecpo::model;
 
@@ -159,6 +161,27 @@ TEST_P(DecodePath, OneTokenStepsEqualFullForward) {
   auto fast = lm->logits_incremental(ids, 3);
   for (std::size_t i = 0; i < slow.size(); ++i)
     for (std::size_t v = 0; v < slow[i].size(); ++v) ASSERT_NEAR(fast[i][v], slow[i][v], tol) << i << " " << v;
+}
+
+// Long caches: attention then runs its heads on the WorkPool (≥ 64 KiB of keys and values per head, S ≥ 512
+// for tiny-llama's 16-dim heads). The tiny model is copied with a longer max_position_embeddings (RoPE works at
+// any position) so 1,100 positions fit.
+TEST(DecodePathF32, LongCacheAttentionOnThePoolEqualsFullForward) {
+  ecpo::test::TempDir dir;
+  std::filesystem::copy(kAssets / "tiny-llama", dir.path() / "m");
+  auto cfg = ecpo::read_json_file(dir.path() / "m" / "config.json");
+  cfg["max_position_embeddings"] = 2048;
+  ecpo::write_json_file(dir.path() / "m" / "config.json", cfg);
+  auto lm = CausalLM::load(dir.path() / "m", {"float32", 2, {}});
+  std::vector<int> ids(1100);
+  for (std::size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int>((i * 7919 + 13) % 500);
+  auto inc = lm->logits_incremental(ids, 1);
+  auto all = lm->logits_all(ids);
+  for (std::size_t pos : {std::size_t(100), std::size_t(511), std::size_t(600), std::size_t(900), std::size_t(1099)}) {
+    double m = 0;
+    for (std::size_t v = 0; v < all[pos].size(); ++v) m = std::max<double>(m, std::fabs(inc[pos][v] - all[pos][v]));
+    EXPECT_LT(m, 1e-4) << "position " << pos;
+  }
 }
 
 // tiny-qwen2 stores bf16 weights, so float32 compute on them is exact up to activation rounding. The bf16 decode
