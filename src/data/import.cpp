@@ -12,11 +12,11 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "data/json-text.h"
 #include "data/raw-fields.h"
 #include "data/review-fields.h"
 #include "data/types.h"
 #include "util/fs.h"
+#include "util/json-text.h"
 #include "util/jsonl.h"
 #include "util/text.h"
 

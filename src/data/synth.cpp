@@ -13,12 +13,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "data/json-text.h"
 #include "data/raw-fields.h"
 #include "data/rng.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/json-text.h"
 #include "util/jsonl.h"
 #include "util/text.h"
 

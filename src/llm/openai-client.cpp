@@ -1,9 +1,7 @@
 // OpenAI-compatible chat client: body building, attempts, classification, backoff (see openai-client.h).
 #include "llm/openai-client.h"
 
-#include <charconv>
 #include <chrono>
-#include <cmath>
 #include <cstdlib>
 #include <ctime>
 #include <random>
@@ -12,6 +10,7 @@
 #include "llm/chat-reply.h"
 #include "llm/http-transport.h"
 #include "util/error.h"
+#include "util/json-text.h"
 #include "util/log.h"
 #include "util/text.h"
 
@@ -95,46 +94,10 @@ std::string OpenAiClient::redact(std::string s) const {
 
 namespace {
 
-// JSON string literal (RFC 8259 §7): quotes, backslash and control characters escaped, UTF-8 kept as is; invalid
-// UTF-8 becomes U+FFFD (nlohmann's dump would throw).
-void append_json_string(std::string& out, std::string_view s) {
-  std::string fixed;
-  if (!utf8_valid(s)) s = fixed = utf8_sanitize(s);
-  out.push_back('"');
-  std::size_t run = 0;  // start of the pending run of bytes that need no escape
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default: {
-        static const char* hex = "0123456789abcdef";
-        const char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-        out.append(u, 6);
-      }
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
-
-// Shortest round-trip form (std::to_chars); null for NaN/inf, as nlohmann writes them.
-void append_json_number(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    out += "null";
-    return;
-  }
-  char buf[32];
-  auto res = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, res.ptr);
+// A JSON string literal via util/json-text.h; invalid UTF-8 becomes U+FFFD first (nlohmann's dump would throw).
+void append_text(std::string& out, std::string_view s) {
+  if (utf8_valid(s)) append_json_string(out, s);
+  else append_json_string(out, utf8_sanitize(s));
 }
 
 }  // namespace
@@ -148,26 +111,26 @@ std::string OpenAiClient::request_body(const std::vector<Message>& messages, con
     std::string out;
     out.reserve(size);
     out += "{\"model\":";
-    append_json_string(out, opts_.model);
+    append_text(out, opts_.model);
     out += ",\"messages\":[";
     for (std::size_t i = 0; i < messages.size(); ++i) {
       out += i ? ",{\"role\":" : "{\"role\":";
-      append_json_string(out, messages[i].role);
+      append_text(out, messages[i].role);
       out += ",\"content\":";
-      append_json_string(out, messages[i].content);
+      append_text(out, messages[i].content);
       out += '}';
     }
     out += "],\"temperature\":";
-    append_json_number(out, params.temperature);
+    append_json_double(out, params.temperature);
     out += ",\"top_p\":";
-    append_json_number(out, params.top_p);
+    append_json_double(out, params.top_p);
     out += ",\"max_tokens\":";
-    out += std::to_string(params.max_tokens);
+    append_json_int(out, params.max_tokens);
     if (!params.stop.empty()) {
       out += ",\"stop\":[";
       for (std::size_t i = 0; i < params.stop.size(); ++i) {
         if (i) out += ',';
-        append_json_string(out, params.stop[i]);
+        append_text(out, params.stop[i]);
       }
       out += ']';
     }
@@ -176,7 +139,7 @@ std::string OpenAiClient::request_body(const std::vector<Message>& messages, con
       switch (opts_.structured) {
         case StructuredMode::json_schema:
           out += ",\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":";
-          append_json_string(out, params.schema_name.empty() ? "reply" : params.schema_name);
+          append_text(out, params.schema_name.empty() ? "reply" : params.schema_name);
           out += ",\"schema\":" + params.json_schema.dump() + ",\"strict\":" + (opts_.strict_schema ? "true" : "false") +
                  "}}";
           break;

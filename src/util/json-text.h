@@ -1,5 +1,6 @@
 // Appending JSON text directly to a string, for the hot output paths (users.jsonl rows, synthetic review
-// lines) where building an nlohmann::json object per record costs more than the parse that fed it.
+// lines, OpenAI request bodies) where building an nlohmann::json object per record costs more than the work
+// around it.
 // Output is byte-identical to nlohmann's dump() for valid UTF-8 strings, integers and ordinary doubles.
 // Not a general serialiser: no objects/arrays, callers write the punctuation themselves.
 #pragma once
@@ -11,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-namespace ecpo::data {
+namespace ecpo {
 
 // Appends `s` as a quoted JSON string (escapes as nlohmann does; `s` must be valid UTF-8).
 inline void append_json_string(std::string& out, std::string_view s) {
@@ -61,4 +62,4 @@ inline void append_json_double(std::string& out, double v) {
   if (d.find_first_of(".e") == std::string_view::npos) out += ".0";
 }
 
-}  // namespace ecpo::data
+}  // namespace ecpo

@@ -1,10 +1,10 @@
-// data/json-text: the direct JSON appenders must produce exactly nlohmann's dump() bytes (the reference),
+// util/json-text: the direct JSON appenders must produce exactly nlohmann's dump() bytes (the reference),
 // since users.jsonl and synthetic review lines are written with them.
-#include "data/json-text.h"
+#include "util/json-text.h"
 
 #include <gtest/gtest.h>
 
-using namespace ecpo::data;
+using namespace ecpo;
 
 TEST(JsonText, StringsMatchNlohmann) {
   for (std::string s : {std::string(""), std::string("plain"), std::string("quote \" and \\ backslash"),
