@@ -223,22 +223,17 @@ int main(int argc, char** argv) {
       });
       hc.clear();
 
-      Row ours = run(C, K, [&](int, int) {
+      auto client_call = [&](int, int) {
         try {
           return !client.chat(msgs, {}).text.empty();
         } catch (const ChatError&) {
           return false;
         }
-      });
+      };
+      Row ours = run(C, K, client_call);
       // The same client on libcurl instead of the built-in client.
       http::set_engine(http::Engine::curl);
-      Row ours_curl = run(C, K, [&](int, int) {
-        try {
-          return !client.chat(msgs, {}).text.empty();
-        } catch (const ChatError&) {
-          return false;
-        }
-      });
+      Row ours_curl = run(C, K, client_call);
       http::set_engine(http::Engine::automatic);
 
       // Cache hits: the same calls replayed from a filled SQLite cache (no HTTP).

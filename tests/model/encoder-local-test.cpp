@@ -17,9 +17,9 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "model/model-init.h"
 #include "model/serve.h"
 #include "test-support.h"
+#include "tiny-models.h"
 #include "util/error.h"
 #include "util/jsonl.h"
 
@@ -31,29 +31,7 @@ using ecpo::llm::ChatParams;
 using ecpo::llm::Message;
 using ecpo::model::LocalChatModel;
 using ecpo::model::LocalModelOptions;
-
-// One tiny model per architecture for the whole suite (model_init trains a small BPE: do it once).
-class TinyModels : public ::testing::Environment {
- public:
-  static fs::path dir(const std::string& arch) { return root() / arch; }
-  void SetUp() override {
-    for (const char* arch : {"llama", "qwen2"})
-      ecpo::model::model_init(dir(arch), ecpo::model::init_spec_preset("tiny", arch), /*seed=*/7);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root(), ec);
-  }
-  static fs::path root() {
-    static fs::path p = [] {
-      std::string tmpl = (fs::temp_directory_path() / "ecpo-local-XXXXXX").string();
-      if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-      return fs::path(tmpl);
-    }();
-    return p;
-  }
-};
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new TinyModels);
+using ecpo::test::TinyModels;
 
 std::unique_ptr<LocalChatModel> load(const std::string& arch) {
   LocalModelOptions o;

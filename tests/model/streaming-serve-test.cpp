@@ -18,9 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "model/local-chat-model.h"
-#include "model/model-init.h"
 #include "model/serve.h"
 #include "test-support.h"
+#include "tiny-models.h"
 #include "util/error.h"
 #include "util/text.h"
 
@@ -32,30 +32,12 @@ using ecpo::llm::ChatParams;
 using ecpo::llm::ChatResult;
 using ecpo::llm::Message;
 using ecpo::model::LocalChatModel;
-
-class TinyModel : public ::testing::Environment {
- public:
-  static fs::path dir() { return root() / "llama"; }
-  void SetUp() override { ecpo::model::model_init(dir(), ecpo::model::init_spec_preset("tiny", "llama"), 7); }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(root(), ec);
-  }
-  static fs::path root() {
-    static fs::path p = [] {
-      std::string tmpl = (fs::temp_directory_path() / "ecpo-stream-XXXXXX").string();
-      if (!::mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp failed");
-      return fs::path(tmpl);
-    }();
-    return p;
-  }
-};
-const auto* const kEnv = ::testing::AddGlobalTestEnvironment(new TinyModel);
+using ecpo::test::TinyModels;
 
 LocalChatModel& tiny() {
   static std::unique_ptr<LocalChatModel> m = [] {
     ecpo::model::LocalModelOptions o;
-    o.model_dir = TinyModel::dir();
+    o.model_dir = TinyModels::dir();
     o.threads = 1;
     return LocalChatModel::load(o);
   }();
@@ -421,7 +403,7 @@ TEST(ServeStream, ErrorsBeforeAndAfterTheFirstToken) {
 // ---- ecpo generate prints as it generates, same bytes --------------------------------------------------
 
 TEST(GenerateCli, StreamedOutputEqualsTheCompletion) {
-  const std::string dir = TinyModel::dir().string();
+  const std::string dir = TinyModels::dir().string();
   auto j = ecpo::test::run_ecpo("generate --model " + dir + " --prompt 'Recommend a book' --max-tokens 24 --threads 1 --json");
   ASSERT_EQ(j.exit_code, 0) << j.out;
   json want = json::parse(j.out.substr(j.out.find('{')));
@@ -438,7 +420,7 @@ TEST(GenerateCli, StreamedOutputEqualsTheCompletion) {
 
   // without a tokenizer the ids stream, comma-separated, as before
   ecpo::test::TempDir bare;
-  for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(TinyModel::dir() / f, bare / f);
+  for (const char* f : {"config.json", "model.safetensors"}) fs::copy_file(TinyModels::dir() / f, bare / f);
   auto ids = ecpo::test::run_ecpo("generate --model " + bare.path().string() + " --ids 5,6,7 --max-tokens 5 --threads 1 --json");
   ASSERT_EQ(ids.exit_code, 0) << ids.out;
   json wi = json::parse(ids.out.substr(ids.out.find('{')));
