@@ -225,17 +225,18 @@ Table best_table() {
   return table_for("portable");
 }
 
+// The table for a level named by the user; `where` says who named it (the environment or set_level).
+Table checked_table(const std::string& name, const std::string& where) {
+  if (name != "avx512" && name != "avx2" && name != "portable")
+    throw Error("'" + name + "' is not a kernel level", where, "use avx512, avx2 or portable");
+  if (!cpu_has(name)) throw Error("this CPU does not support the " + name + " kernels", where, "pick a lower level");
+  return table_for(name);
+}
+
 Table& active() {
   static Table t = [] {
     const char* env = std::getenv("ECPO_KERNELS");
-    if (env && *env) {
-      std::string n = env;
-      if (n != "avx512" && n != "avx2" && n != "portable")
-        throw Error("ECPO_KERNELS='" + n + "' is not a kernel level", "environment", "use avx512, avx2 or portable");
-      if (!cpu_has(n)) throw Error("ECPO_KERNELS=" + n + " but this CPU lacks it", "environment", "unset ECPO_KERNELS");
-      return table_for(n);
-    }
-    return best_table();
+    return env && *env ? checked_table(env, "ECPO_KERNELS") : best_table();
   }();
   return t;
 }
@@ -244,16 +245,7 @@ Table& active() {
 
 std::string level() { return active().name; }
 
-void set_level(const std::string& name) {
-  if (name.empty()) {
-    active() = best_table();
-    return;
-  }
-  if (name != "avx512" && name != "avx2" && name != "portable")
-    throw Error("unknown kernel level '" + name + "'", "kernels", "use avx512, avx2 or portable");
-  if (!cpu_has(name)) throw Error("this CPU does not support the " + name + " kernels", "kernels");
-  active() = table_for(name);
-}
+void set_level(const std::string& name) { active() = name.empty() ? best_table() : checked_table(name, "kernels"); }
 
 void gemv(const void* w, WType wt, const float* x, float* y, const float* bias, i64 k, i64 r0, i64 r1) {
   if (r1 > r0 && k > 0) active().gemv(w, wt, x, y, bias, k, r0, r1);

@@ -411,6 +411,17 @@ struct CausalLM::Impl {
     return c;
   }
 
+  // Feeds `new_ids` after the cache's contents and returns the last one's logits: decode_one for a single token
+  // (when the fast path applies), else forward() with positions cache.len.. and a causal mask.
+  std::vector<float> cached_step(const std::vector<int>& new_ids, KvCache& cache) {
+    const std::int64_t T = static_cast<std::int64_t>(new_ids.size()), S = cache.len + T;
+    if (S > cache.capacity) throw Error("KV cache overflow", "generate");
+    if (T == 1 && can_decode_fast(cache)) return decode_one(new_ids[0], cache);
+    torch::Tensor pos = torch::arange(cache.len, S, torch::kLong).unsqueeze(0);
+    torch::Tensor mask = T > 1 ? causal_mask(T, S) : torch::Tensor();
+    return to_vector(forward(ids_tensor(new_ids), pos, mask, &cache, true));
+  }
+
   void check_ids(const std::vector<int>& ids) const {
     if (ids.empty()) throw Error("empty token sequence", "model", "pass at least one id");
     for (int id : ids)
@@ -545,19 +556,9 @@ std::vector<std::vector<float>> CausalLM::logits_incremental(const std::vector<i
     throw Error("prefix length " + std::to_string(prefix) + " is outside [1, " + std::to_string(ids.size()) + "]",
                 "logits_incremental");
   KvCache cache = m.make_cache(1, static_cast<std::int64_t>(ids.size()));
-  std::vector<int> head(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(prefix));
-  torch::Tensor pos = torch::arange(static_cast<std::int64_t>(prefix), torch::kLong).unsqueeze(0);
-  const std::int64_t P = static_cast<std::int64_t>(prefix);
   std::vector<std::vector<float>> out;
-  out.push_back(to_vector(m.forward(Impl::ids_tensor(head), pos, P > 1 ? causal_mask(P, P) : torch::Tensor(), &cache, true)));
-  for (std::size_t i = prefix; i < ids.size(); ++i) {
-    if (m.can_decode_fast(cache)) {
-      out.push_back(m.decode_one(ids[i], cache));
-    } else {
-      torch::Tensor p1 = torch::full({1, 1}, cache.len, torch::kLong);
-      out.push_back(to_vector(m.forward(Impl::ids_tensor({ids[i]}), p1, torch::Tensor(), &cache, true)));
-    }
-  }
+  out.push_back(m.cached_step({ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(prefix)}, cache));
+  for (std::size_t i = prefix; i < ids.size(); ++i) out.push_back(m.cached_step({ids[i]}, cache));
   return out;
 }
 
@@ -582,12 +583,7 @@ GenerateResult CausalLM::generate(const std::vector<int>& prompt, const Generate
       all.insert(all.end(), new_ids.begin(), new_ids.end());
       return to_vector(m.full_logits(all, true));
     }
-    const std::int64_t T = static_cast<std::int64_t>(new_ids.size()), S = cache.len + T;
-    if (S > cache.capacity) throw Error("KV cache overflow", "generate");
-    if (T == 1 && m.can_decode_fast(cache)) return m.decode_one(new_ids[0], cache);
-    torch::Tensor pos = torch::arange(cache.len, S, torch::kLong).unsqueeze(0);
-    torch::Tensor mask = T > 1 ? causal_mask(T, S) : torch::Tensor();
-    return to_vector(m.forward(Impl::ids_tensor(new_ids), pos, mask, &cache, true));
+    return m.cached_step(new_ids, cache);
   };
   return generate_loop(prompt, params, step, decode, m.cfg.eos_token_ids, max_ctx);
 }
