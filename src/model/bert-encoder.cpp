@@ -9,13 +9,15 @@
 
 #include <limits>
 
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "model/torch-util-impl.h"  // <torch/types.h>: tensors and ops, no nn modules
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/jsonl.h"
 
 namespace ecpo::model {
+
+using tok::TokenId;
 
 namespace fs = std::filesystem;
 
@@ -164,7 +166,7 @@ torch::Tensor gelu_erf(const torch::Tensor& x) { return x * 0.5 * (1.0 + torch::
 struct BertEncoder::Impl {
   BertConfig config;
   Weights w;
-  std::unique_ptr<Tokenizer> tokenizer;
+  std::unique_ptr<tok::Tokenizer> tokenizer;
   TokenId cls = 0, sep = 0, pad = 0;
   int max_seq_length = 256;
   std::size_t batch_size = 32;
@@ -268,7 +270,7 @@ std::unique_ptr<BertEncoder> BertEncoder::load(const fs::path& dir, const BertEn
 
   // Tokenizer: vocab.txt (WordPiece) when present, else whatever load_tokenizer finds in the directory.
   fs::path vocab = dir / "vocab.txt";
-  m.tokenizer = load_tokenizer(fs::exists(vocab) ? vocab : dir);
+  m.tokenizer = tok::load_tokenizer(fs::exists(vocab) ? vocab : dir);
   auto special = [&](const char* tok) {
     auto id = m.tokenizer->token_to_id(tok);
     if (!id) throw Error(std::string("the vocabulary has no ") + tok + " token", error_location(vocab.string()),

@@ -7,29 +7,31 @@
 #include <mutex>
 #include <random>
 
-#include "model/chat-template.h"
+#include "tokenizer/chat-template.h"
 #include "model/llama.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/text.h"
 
 namespace ecpo::model {
 
+using tok::TokenId;
+
 namespace fs = std::filesystem;
 
 struct LocalChatModel::Impl {
   LocalModelOptions options;
   std::unique_ptr<CausalLM> lm;
-  std::unique_ptr<Tokenizer> tokenizer;
-  ChatTemplate chat_template = ChatTemplate::named("chatml");
+  std::unique_ptr<tok::Tokenizer> tokenizer;
+  tok::ChatTemplate chat_template = tok::ChatTemplate::named("chatml");
   std::vector<int> stop_ids;  // the template's end-of-turn tokens that exist in the vocabulary
   std::string name;
   std::mutex mu;  // one generation at a time (CausalLM is not thread-safe)
   std::random_device entropy;
 
   std::vector<int> prompt_ids(const std::vector<llm::Message>& messages) const {
-    ChatTokens t = chat_template.render_ids(*tokenizer, messages, /*add_generation_prompt=*/true);
+    tok::ChatTokens t = chat_template.render_ids(*tokenizer, messages, /*add_generation_prompt=*/true);
     return std::vector<int>(t.ids.begin(), t.ids.end());
   }
 };
@@ -43,13 +45,13 @@ std::unique_ptr<LocalChatModel> LocalChatModel::load(const LocalModelOptions& op
   std::unique_ptr<LocalChatModel> m(new LocalChatModel());
   Impl& d = *m->impl_;
   d.options = options;
-  d.tokenizer = load_tokenizer(options.model_dir);
+  d.tokenizer = tok::load_tokenizer(options.model_dir);
   if (!options.chat_template.empty()) {
-    d.chat_template = ChatTemplate::named(options.chat_template);
+    d.chat_template = tok::ChatTemplate::named(options.chat_template);
   } else if (d.tokenizer->token_to_id("<|start_header_id|>")) {
-    d.chat_template = ChatTemplate::named("llama3");
+    d.chat_template = tok::ChatTemplate::named("llama3");
   } else {
-    d.chat_template = ChatTemplate::named("chatml");
+    d.chat_template = tok::ChatTemplate::named("chatml");
   }
   for (const std::string& s : d.chat_template.stop_tokens())
     if (auto id = d.tokenizer->token_to_id(s)) d.stop_ids.push_back(*id);
@@ -96,7 +98,7 @@ llm::ChatResult LocalChatModel::chat(const std::vector<llm::Message>& messages, 
   g.stop_ids = d.stop_ids;
   g.stop_strings = params.stop;
   g.stop_at_eos = true;
-  const Tokenizer& tok = *d.tokenizer;
+  const tok::Tokenizer& tok = *d.tokenizer;
   TokenDecoder decode = [&tok](const std::vector<int>& ids) {
     return tok.decode(std::vector<TokenId>(ids.begin(), ids.end()), /*skip_special=*/true);
   };

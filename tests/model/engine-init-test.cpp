@@ -7,7 +7,7 @@
 #include <set>
 
 #include "model/llama.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "test-support.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -118,9 +118,9 @@ TEST(ModelInit, TokenizerJsonIsByteLevelBpe) {
   EXPECT_EQ(j["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"], llama3_split_regex());
 
   // the project's tokenizer reads it back: text round-trips and BOS is prepended
-  auto tok = load_tokenizer(dir.path());
+  auto tok = ecpo::tok::load_tokenizer(dir.path());
   const std::string text = "The librarian recommended three books, and 42 readers agreed!";
-  EncodeOptions eo;
+  ecpo::tok::EncodeOptions eo;
   eo.add_special = true;
   auto ids = tok->encode(text, eo);
   ASSERT_FALSE(ids.empty());

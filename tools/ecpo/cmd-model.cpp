@@ -8,11 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/chat-template.h"
+#include "tokenizer/chat-template.h"
 #include "model/llama.h"
 #include "model/llama2c.h"
 #include "model/model-init.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "tools/ecpo/commands.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -50,7 +50,7 @@ struct ModelFlags {
   }
 };
 
-std::unique_ptr<model::Tokenizer> maybe_tokenizer(const std::string& dir, bool required) {
+std::unique_ptr<tok::Tokenizer> maybe_tokenizer(const std::string& dir, bool required) {
   namespace fs = std::filesystem;
   bool present = fs::exists(fs::path(dir) / "tokenizer.json") || fs::exists(fs::path(dir) / "tokenizer.model");
   if (!present) {
@@ -58,7 +58,7 @@ std::unique_ptr<model::Tokenizer> maybe_tokenizer(const std::string& dir, bool r
       throw Error("no tokenizer.json or tokenizer.model", dir, "pass --ids to give token ids directly");
     return nullptr;
   }
-  return model::load_tokenizer(dir);
+  return tok::load_tokenizer(dir);
 }
 
 }  // namespace
@@ -144,10 +144,10 @@ void register_model_commands(CLI::App& app) {
         std::vector<llm::Message> msgs;
         if (!o->system.empty()) msgs.push_back({"system", o->system});
         msgs.push_back({"user", o->prompt});
-        auto ct = model::ChatTemplate::for_tokenizer(*tok).render_ids(*tok, msgs, true);
+        auto ct = tok::ChatTemplate::for_tokenizer(*tok).render_ids(*tok, msgs, true);
         prompt.assign(ct.ids.begin(), ct.ids.end());
       } else {
-        model::EncodeOptions eo;
+        tok::EncodeOptions eo;
         eo.add_special = true;
         auto ids = tok->encode(o->prompt, eo);
         prompt.assign(ids.begin(), ids.end());
@@ -158,9 +158,9 @@ void register_model_commands(CLI::App& app) {
       model::TokenDecoder decode;
       if (tok) {
         for (auto id : tok->special().stop) gp.stop_ids.push_back(id);
-        const model::Tokenizer* t = tok.get();
+        const tok::Tokenizer* t = tok.get();
         decode = [t](const std::vector<int>& ids) {
-          return t->decode(std::vector<model::TokenId>(ids.begin(), ids.end()), /*skip_special=*/true);
+          return t->decode(std::vector<tok::TokenId>(ids.begin(), ids.end()), /*skip_special=*/true);
         };
       }
       if (!o->json) {  // print as generated: text deltas (held back only inside a UTF-8 char / stop-string
@@ -212,11 +212,11 @@ void register_model_commands(CLI::App& app) {
       if (ids->empty() == prompt->empty()) throw Error("pass exactly one of --ids or --prompt", "logits");
       auto lm = model::CausalLM::load(mf->model, {mf->dtype, mf->threads, *adapter});
       std::vector<int> in;
-      std::unique_ptr<model::Tokenizer> tok = maybe_tokenizer(mf->model, !prompt->empty());
+      std::unique_ptr<tok::Tokenizer> tok = maybe_tokenizer(mf->model, !prompt->empty());
       if (!ids->empty()) {
         in = parse_ids(*ids);
       } else {
-        model::EncodeOptions eo;
+        tok::EncodeOptions eo;
         eo.add_special = true;
         auto v = tok->encode(*prompt, eo);
         in.assign(v.begin(), v.end());
@@ -234,7 +234,7 @@ void register_model_commands(CLI::App& app) {
       } else {
         for (int i = 0; i < k; ++i) {
           std::printf("%d\t%.6f", order[i], logits[order[i]]);
-          if (tok) std::printf("\t%s", model::escape_bytes(tok->decode({order[i]})).c_str());
+          if (tok) std::printf("\t%s", tok::escape_bytes(tok->decode({order[i]})).c_str());
           std::printf("\n");
         }
       }

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 
 #include "llm/chat-model.h"
-#include "model/chat-template.h"
-#include "model/tokenizer.h"
+#include "tokenizer/chat-template.h"
+#include "tokenizer/tokenizer.h"
 #include "tools/ecpo/commands.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -26,8 +26,8 @@ struct TokenizeArgs {
        generation_prompt = false;
 };
 
-std::vector<model::TokenId> parse_ids(const std::string& s) {
-  std::vector<model::TokenId> ids;
+std::vector<tok::TokenId> parse_ids(const std::string& s) {
+  std::vector<tok::TokenId> ids;
   std::string cleaned = s;
   for (char& c : cleaned)
     if (c == ',' || c == '[' || c == ']') c = ' ';
@@ -38,7 +38,7 @@ std::vector<model::TokenId> parse_ids(const std::string& s) {
       std::size_t used = 0;
       long v = std::stol(tok, &used);
       if (used != tok.size()) throw std::invalid_argument(tok);
-      ids.push_back(static_cast<model::TokenId>(v));
+      ids.push_back(static_cast<tok::TokenId>(v));
     } catch (const std::exception&) {
       throw Error("'" + tok + "' is not a token id", "--decode", "pass ids separated by spaces or commas");
     }
@@ -47,22 +47,22 @@ std::vector<model::TokenId> parse_ids(const std::string& s) {
 }
 
 void run_tokenize(const TokenizeArgs& a) {
-  auto tok = model::load_tokenizer(a.tokenizer);
+  auto tok = tok::load_tokenizer(a.tokenizer);
   if (!a.decode.empty()) {
     std::string text = tok->decode(parse_ids(a.decode));
     if (a.json_out) std::cout << nlohmann::json{{"text", utf8_sanitize(text)}}.dump() << "\n";  // JSON needs UTF-8
     else std::cout << text << "\n";
     return;
   }
-  std::vector<model::TokenId> ids;
+  std::vector<tok::TokenId> ids;
   std::vector<std::uint8_t> mask;
   std::string rendered;
   if (!a.messages.empty()) {
     json j = read_json_file(a.messages);
     if (j.is_object() && j.contains("messages")) j = j["messages"];
     auto msgs = llm::messages_from_json(j);
-    auto tmpl = a.chat_template.empty() ? model::ChatTemplate::for_tokenizer(*tok)
-                                        : model::ChatTemplate::named(a.chat_template);
+    auto tmpl = a.chat_template.empty() ? tok::ChatTemplate::for_tokenizer(*tok)
+                                        : tok::ChatTemplate::named(a.chat_template);
     rendered = tmpl.render(msgs, a.generation_prompt);
     auto r = tmpl.render_ids(*tok, msgs, a.generation_prompt);
     ids = std::move(r.ids);
@@ -71,7 +71,7 @@ void run_tokenize(const TokenizeArgs& a) {
     if (!a.text_set && a.file.empty())
       throw Error("nothing to tokenize", "tokenize", "pass --text, --file, --messages or --decode");
     const std::string text = a.file.empty() ? a.text : read_file(a.file);
-    ids = tok->encode(text, model::EncodeOptions{a.add_special, a.parse_special});
+    ids = tok->encode(text, tok::EncodeOptions{a.add_special, a.parse_special});
   }
   if (a.json_out) {
     nlohmann::json out{{"ids", ids}, {"count", ids.size()}};
@@ -81,7 +81,7 @@ void run_tokenize(const TokenizeArgs& a) {
     }
     if (a.pieces) {
       nlohmann::json p = nlohmann::json::array();
-      for (auto id : ids) p.push_back(model::escape_bytes(tok->decode_piece(id)));
+      for (auto id : ids) p.push_back(tok::escape_bytes(tok->decode_piece(id)));
       out["pieces"] = p;
     }
     std::cout << out.dump() << "\n";
@@ -89,7 +89,7 @@ void run_tokenize(const TokenizeArgs& a) {
   }
   if (a.pieces) {
     for (std::size_t i = 0; i < ids.size(); ++i) {
-      std::cout << ids[i] << "\t" << model::escape_bytes(tok->decode_piece(ids[i]));
+      std::cout << ids[i] << "\t" << tok::escape_bytes(tok->decode_piece(ids[i]));
       if (!mask.empty()) std::cout << "\t" << int(mask[i]);
       std::cout << "\n";
     }

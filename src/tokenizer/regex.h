@@ -1,14 +1,14 @@
 // Pre-tokenizer regex splitting through PCRE2 (UTF + UCP, JIT when available): the Llama-3 / GPT-2 /
 // Qwen2 patterns split text into pre-tokens that BPE then merges independently. Matches and the gaps
 // between them both become pieces (HF "Isolated" behaviour); invalid UTF-8 bytes become one-byte pieces.
-// Deliberately not here: BPE merging, special-token matching (tokenizer-bpe.cpp).
+// Deliberately not here: BPE merging, special-token matching (bpe.cpp).
 #pragma once
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 // Meta's Llama-3 pat_str (meta-llama/llama-models models/llama3/tokenizer.py).
 inline constexpr const char* kLlama3Pattern =
@@ -38,4 +38,4 @@ class RegexSplitter {
   void* code_ = nullptr;  // pcre2_code_8*
 };
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

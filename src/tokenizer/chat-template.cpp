@@ -1,10 +1,10 @@
 // Llama 3 and ChatML chat templates (see chat-template.h). Template text follows
 // /work/shared/docs/training-reference.md §13 (meta-llama ChatFormat, LLaMA-Factory llama3 / qwen).
-#include "model/chat-template.h"
+#include "tokenizer/chat-template.h"
 
 #include "util/error.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 namespace {
 
@@ -180,4 +180,4 @@ ChatTokens ChatTemplate::render_ids(const Tokenizer& tokenizer, const std::vecto
   return out;
 }
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

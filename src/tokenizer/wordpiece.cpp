@@ -1,12 +1,12 @@
-// BERT BasicTokenizer + WordPiece (see tokenizer-wordpiece.h). Character classes follow HF
+// BERT BasicTokenizer + WordPiece (see wordpiece.h). Character classes follow HF
 // transformers' tokenization_bert.py (_is_control, _is_whitespace, _is_punctuation, _is_chinese_char).
-#include "model/tokenizer-wordpiece.h"
+#include "tokenizer/wordpiece.h"
 
 #include <utf8proc.h>
 
 #include "util/error.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 namespace {
 
@@ -284,4 +284,4 @@ std::vector<TokenId> WordPieceTokenizer::encode_truncated(std::string_view text,
   return out;
 }
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

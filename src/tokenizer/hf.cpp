@@ -1,4 +1,4 @@
-// HF tokenizer.json reader (see tokenizer-load.h). Supported: model BPE (byte-level: a ByteLevel
+// HF tokenizer.json reader (see load.h). Supported: model BPE (byte-level: a ByteLevel
 // pre-tokenizer or decoder) with merges as "a b" strings or ["a", "b"] pairs, vocab, added_tokens,
 // ignore_merges; pre_tokenizer ByteLevel / Split(Isolated) / Digits / Sequence; normalizer null / NFC;
 // post_processor TemplateProcessing / BertProcessing / RobertaProcessing / ByteLevel / Sequence; and model
@@ -8,14 +8,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/tokenizer-bpe.h"
-#include "model/tokenizer-load.h"
-#include "model/tokenizer-regex.h"
-#include "model/tokenizer-wordpiece.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/load.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/wordpiece.h"
 #include "util/error.h"
 #include "util/jsonl.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 namespace fs = std::filesystem;
 
@@ -274,4 +274,4 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const fs::path& file) {
   }
 }
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

@@ -1,5 +1,5 @@
-// Byte-level BPE encode/decode (see tokenizer-bpe.h).
-#include "model/tokenizer-bpe.h"
+// Byte-level BPE encode/decode (see bpe.h).
+#include "tokenizer/bpe.h"
 
 #include <algorithm>
 #include <deque>
@@ -9,7 +9,7 @@
 
 #include "util/error.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 namespace {
 
@@ -371,4 +371,4 @@ void BpeTokenizer::encode_word_reference(std::string_view word, std::vector<Toke
   out.insert(out.end(), ids.begin(), ids.end());
 }
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

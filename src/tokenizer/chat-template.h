@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "llm/chat-model.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 enum class ChatFormat { llama3, chatml };
 
@@ -67,4 +67,4 @@ class ChatTemplate {
 // Python str.strip() over Unicode whitespace (the Llama 3 templates trim message content).
 std::string strip_whitespace(std::string_view s);
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

@@ -1,10 +1,10 @@
 // Shared tokenizer helpers (see tokenizer.h): default decode, streaming UTF-8 assembly, byte escaping.
 #include <cstdio>
 
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "util/text.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 namespace {
 
@@ -90,4 +90,4 @@ std::string escape_bytes(std::string_view bytes) {
   return out;
 }
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

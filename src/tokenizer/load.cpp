@@ -1,20 +1,20 @@
 // load_tokenizer dispatch, the tiktoken rank-file reader, the BERT vocab.txt reader and the GPT-2 byte
-// mapping (see tokenizer-load.h). tokenizer.json is read in tokenizer-hf.cpp.
-#include "model/tokenizer-load.h"
+// mapping (see load.h). tokenizer.json is read in hf.cpp.
+#include "tokenizer/load.h"
 
 #include <fstream>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
-#include "model/tokenizer-bpe.h"
-#include "model/tokenizer-wordpiece.h"
-#include "model/tokenizer-regex.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/wordpiece.h"
+#include "tokenizer/regex.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/jsonl.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 namespace fs = std::filesystem;
 
@@ -246,4 +246,4 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {
               "supported: tokenizer.json (HF), a tiktoken rank file (Llama 3 tokenizer.model), a BERT vocab.txt");
 }
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

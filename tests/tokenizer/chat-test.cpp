@@ -3,16 +3,16 @@
 // tokenisation rule (ids equal tokenising the whole Llama-3 string with special tokens parsed).
 #include <algorithm>
 
-#include "model/chat-template.h"
-#include "model/tokenizer.h"
+#include "tokenizer/chat-template.h"
+#include "tokenizer/tokenizer.h"
 #include "test-support.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/jsonl.h"
 
 using ecpo::llm::Message;
-using ecpo::model::ChatTemplate;
-using ecpo::model::TokenId;
+using ecpo::tok::ChatTemplate;
+using ecpo::tok::TokenId;
 
 namespace {
 
@@ -25,7 +25,7 @@ const std::vector<Message> kChat = {{"system", "You are a recommender."},
                                     {"assistant", " Try Dune. "},
                                     {"user", "Why?"}};
 
-std::string masked_text(const ecpo::model::Tokenizer& t, const ecpo::model::ChatTokens& r) {
+std::string masked_text(const ecpo::tok::Tokenizer& t, const ecpo::tok::ChatTokens& r) {
   std::vector<TokenId> kept;
   for (std::size_t i = 0; i < r.ids.size(); ++i)
     if (r.mask[i]) kept.push_back(r.ids[i]);
@@ -46,7 +46,7 @@ TEST(ChatTemplate, GoldenStrings) {
             "Today Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>");
   EXPECT_EQ(ChatTemplate::named("qwen2.5").default_system,
             "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.");
-  EXPECT_EQ(ecpo::model::strip_whitespace("\u3000 a b \n\t"), "a b");
+  EXPECT_EQ(ecpo::tok::strip_whitespace("\u3000 a b \n\t"), "a b");
   EXPECT_THROW(ChatTemplate::named("jinja"), ecpo::Error);
   EXPECT_THROW(ChatTemplate::named("llama3").render({{"narrator", "x"}}, false), ecpo::Error);
 }
@@ -54,7 +54,7 @@ TEST(ChatTemplate, GoldenStrings) {
 TEST(ChatTemplate, Llama3IdsMatchMetaVectors) {
   ECPO_REQUIRE_SHARED("llama3_tiktoken_tokenizer");
   auto dir = ecpo::test::shared_data() / "llama3_tiktoken_tokenizer";
-  auto tok = ecpo::model::load_tokenizer(dir / "tokenizer.model");
+  auto tok = ecpo::tok::load_tokenizer(dir / "tokenizer.model");
   auto tmpl = ChatTemplate::for_tokenizer(*tok);
   EXPECT_EQ(tmpl.name(), "llama3");
   auto j = ecpo::read_json_file(dir / "test_vectors_llama3.json");
@@ -79,7 +79,7 @@ TEST(ChatTemplate, Llama3IdsMatchMetaVectors) {
 
 TEST(ChatTemplate, Llama3MaskAndSegmentRule) {
   ECPO_REQUIRE_SHARED("llama3_tiktoken_tokenizer");
-  auto tok = ecpo::model::load_tokenizer(ecpo::test::shared_data() / "llama3_tiktoken_tokenizer" / "tokenizer.model");
+  auto tok = ecpo::tok::load_tokenizer(ecpo::test::shared_data() / "llama3_tiktoken_tokenizer" / "tokenizer.model");
   for (const char* name : {"llama3", "llama3.1"}) {
     auto tmpl = ChatTemplate::named(name);
     auto r = tmpl.render_ids(*tok, kChat, true);
@@ -87,7 +87,7 @@ TEST(ChatTemplate, Llama3MaskAndSegmentRule) {
     EXPECT_EQ(masked_text(*tok, r), "Try Dune.<|eot_id|>");
     EXPECT_EQ(tok->decode(r.ids), tmpl.render(kChat, true));
     // Project rule (training-reference.md §1): segment-wise ids equal tokenising the whole string.
-    EXPECT_EQ(r.ids, tok->encode(tmpl.render(kChat, true), ecpo::model::EncodeOptions{false, true})) << name;
+    EXPECT_EQ(r.ids, tok->encode(tmpl.render(kChat, true), ecpo::tok::EncodeOptions{false, true})) << name;
   }
   // User text that spells a control token stays text.
   auto r = ChatTemplate::named("llama3").render_ids(*tok, {{"user", "<|eot_id|>"}}, false);
@@ -101,7 +101,7 @@ TEST(ChatTemplate, ChatMlMaskIncludesImEndAndNewline) {
   j["added_tokens"].push_back({{"id", 268}, {"content", "<|im_end|>"}, {"special", true}});
   ecpo::test::TempDir dir;
   ecpo::write_json_file(dir / "tokenizer.json", j);
-  auto tok = ecpo::model::load_tokenizer(dir / "tokenizer.json");
+  auto tok = ecpo::tok::load_tokenizer(dir / "tokenizer.json");
   auto tmpl = ChatTemplate::for_tokenizer(*tok);
   EXPECT_EQ(tmpl.name(), "chatml");
   EXPECT_EQ(*tok->special().eot, 268);

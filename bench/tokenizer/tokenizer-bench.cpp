@@ -2,14 +2,14 @@
 // shipped (PCRE2 JIT split, heap merge, pre-token cache; cold and warm cache) against a naive baseline
 // run in the same process (same split, O(n²) lowest-rank merge loop, no cache), plus BERT WordPiece, plus
 // 64 synthetic 1 kB pre-tokens where the merge algorithm dominates. Checks that both BPE paths give
-// identical ids. Usage: bench_model_tokenizer [SHARED_DATA_DIR] [REPEATS]
+// identical ids. Usage: bench_tokenizer [SHARED_DATA_DIR] [REPEATS]
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 
-#include "model/tokenizer-bpe.h"
-#include "model/tokenizer-regex.h"
-#include "model/tokenizer.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/tokenizer.h"
 #include "util/jsonl.h"
 #include "util/table.h"
 
@@ -44,19 +44,19 @@ int main(int argc, char** argv) try {
   const double mb = static_cast<double>(bytes) * repeats / 1e6;
   std::printf("corpus: %zu reviews, %.2f MB, %d passes\n", docs.size(), bytes / 1e6, repeats);
 
-  auto llama = ecpo::model::load_tokenizer(data / "llama3_tiktoken_tokenizer" / "tokenizer.model");
-  const auto& bpe = dynamic_cast<const ecpo::model::BpeTokenizer&>(*llama);
-  ecpo::model::RegexSplitter split(ecpo::model::kLlama3Pattern);
+  auto llama = ecpo::tok::load_tokenizer(data / "llama3_tiktoken_tokenizer" / "tokenizer.model");
+  const auto& bpe = dynamic_cast<const ecpo::tok::BpeTokenizer&>(*llama);
+  ecpo::tok::RegexSplitter split(ecpo::tok::kLlama3Pattern);
 
   // Baseline: split + naive merge, no cache.
   std::size_t naive_tokens = 0;
-  std::vector<std::vector<ecpo::model::TokenId>> naive_ids(docs.size());
+  std::vector<std::vector<ecpo::tok::TokenId>> naive_ids(docs.size());
   auto t0 = std::chrono::steady_clock::now();
   for (int r = 0; r < repeats; ++r)
     for (std::size_t d = 0; d < docs.size(); ++d) {
       std::vector<std::string_view> pieces;
       split.split(docs[d], pieces);
-      std::vector<ecpo::model::TokenId> ids;
+      std::vector<ecpo::tok::TokenId> ids;
       for (auto p : pieces) bpe.encode_word_reference(p, ids);
       naive_tokens += ids.size();
       if (r == 0) naive_ids[d] = std::move(ids);
@@ -92,7 +92,7 @@ int main(int argc, char** argv) try {
     blobs.push_back(std::move(w));
   }
   t0 = std::chrono::steady_clock::now();
-  std::vector<std::vector<ecpo::model::TokenId>> blob_naive(blobs.size());
+  std::vector<std::vector<ecpo::tok::TokenId>> blob_naive(blobs.size());
   for (std::size_t b = 0; b < blobs.size(); ++b) bpe.encode_word_reference(blobs[b], blob_naive[b]);
   double blob_naive_s = seconds_since(t0);
   t0 = std::chrono::steady_clock::now();
@@ -100,7 +100,7 @@ int main(int argc, char** argv) try {
     if (llama->encode(blobs[b]) != blob_naive[b]) ++mismatches;
   double blob_fast_s = seconds_since(t0);
 
-  auto bert = ecpo::model::load_tokenizer(data / "bert_wordpiece_minilm_vocab");
+  auto bert = ecpo::tok::load_tokenizer(data / "bert_wordpiece_minilm_vocab");
   std::size_t wp_tokens = 0;
   t0 = std::chrono::steady_clock::now();
   for (int r = 0; r < repeats; ++r)

@@ -1,17 +1,17 @@
 // Vocabulary-only GGUF reader (v2/v3 metadata; tensors ignored) for byte-level BPE vocabularies
 // (tokenizer.ggml.model "gpt2": tokens in GPT-2 byte→unicode form plus a merge list), used to check the
 // merge-list BPE against llama.cpp's own vocab test files. SentencePiece ("llama") and WordPiece
-// ("bert") GGUF vocabularies are refused with a hint. Declared in tokenizer-load.h.
+// ("bert") GGUF vocabularies are refused with a hint. Declared in load.h.
 #include <cstring>
 #include <fstream>
 #include <variant>
 
-#include "model/tokenizer-bpe.h"
-#include "model/tokenizer-load.h"
-#include "model/tokenizer-regex.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/load.h"
+#include "tokenizer/regex.h"
 #include "util/error.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 namespace {
 
@@ -154,4 +154,4 @@ std::unique_ptr<Tokenizer> load_gguf_vocab(const std::filesystem::path& file) {
   return std::make_unique<BpeTokenizer>(std::move(spec));
 }
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

@@ -1,12 +1,12 @@
-// PCRE2 pre-tokenizer splitting (see tokenizer-regex.h).
+// PCRE2 pre-tokenizer splitting (see regex.h).
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "model/tokenizer-regex.h"
+#include "tokenizer/regex.h"
 
 #include <pcre2.h>
 
 #include "util/error.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 namespace {
 
@@ -101,4 +101,4 @@ void RegexSplitter::split_valid(std::string_view text, std::vector<std::string_v
   pcre2_match_data_free(md);
 }
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

@@ -1,9 +1,9 @@
-// Byte-level BPE tokenizer: special/added-token matching, regex pre-tokenisation (tokenizer-regex.h), then
+// Byte-level BPE tokenizer: special/added-token matching, regex pre-tokenisation (regex.h), then
 // per pre-token merging over raw bytes — tiktoken style (rank of the merged bytes = its id, lowest first)
 // or HF style (explicit merge list, rank = list position). Whole pre-tokens found in the vocabulary are
 // taken directly (tiktoken; HF ignore_merges). Pre-tokens of up to 8 bytes use the plain O(n²) loop;
 // longer ones a heap merge whose results are cached per pre-token (bounded, locked).
-// Deliberately not here: file parsing (tokenizer-load.cpp, tokenizer-hf.cpp), SentencePiece-style BPE.
+// Deliberately not here: file parsing (load.cpp, hf.cpp), SentencePiece-style BPE.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -13,10 +13,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "model/tokenizer-regex.h"
-#include "model/tokenizer.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/tokenizer.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 // Heterogeneous-lookup hash so maps keyed by std::string accept std::string_view.
 struct StringHash {
@@ -95,4 +95,4 @@ class BpeTokenizer final : public Tokenizer {
   mutable std::unordered_map<std::string, std::vector<TokenId>, StringHash, std::equal_to<>> cache_;
 };
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

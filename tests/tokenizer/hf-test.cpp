@@ -6,18 +6,18 @@
 #include <algorithm>
 #include <tuple>
 
-#include "model/tokenizer-bpe.h"
-#include "model/tokenizer-load.h"
-#include "model/tokenizer-regex.h"
-#include "model/tokenizer.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/load.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/tokenizer.h"
 #include "test-support.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/jsonl.h"
-#include "tokenizer-test-support.h"
+#include "tokenizer/tokenizer-support.h"
 
-using ecpo::model::EncodeOptions;
-using ecpo::model::TokenId;
+using ecpo::tok::EncodeOptions;
+using ecpo::tok::TokenId;
 using V = std::vector<TokenId>;
 
 namespace {
@@ -29,18 +29,18 @@ std::filesystem::path asset(const std::string& name) {
 }  // namespace
 
 TEST(TokenizerHf, Gpt2ByteMapping) {
-  EXPECT_EQ(ecpo::model::gpt2_bytes_to_unicode(" hello\n"), "Ġhello\xC4\x8A");  // U+010A for \\n
-  EXPECT_EQ(*ecpo::model::gpt2_unicode_to_bytes("Ġhello"), " hello");
-  EXPECT_EQ(*ecpo::model::gpt2_unicode_to_bytes("ĠĊ"), " \n");
-  EXPECT_FALSE(ecpo::model::gpt2_unicode_to_bytes("日").has_value());
+  EXPECT_EQ(ecpo::tok::gpt2_bytes_to_unicode(" hello\n"), "Ġhello\xC4\x8A");  // U+010A for \\n
+  EXPECT_EQ(*ecpo::tok::gpt2_unicode_to_bytes("Ġhello"), " hello");
+  EXPECT_EQ(*ecpo::tok::gpt2_unicode_to_bytes("ĠĊ"), " \n");
+  EXPECT_FALSE(ecpo::tok::gpt2_unicode_to_bytes("日").has_value());
   for (int b = 0; b < 256; ++b) {
     std::string one(1, static_cast<char>(b));
-    EXPECT_EQ(*ecpo::model::gpt2_unicode_to_bytes(ecpo::model::gpt2_bytes_to_unicode(one)), one);
+    EXPECT_EQ(*ecpo::tok::gpt2_unicode_to_bytes(ecpo::tok::gpt2_bytes_to_unicode(one)), one);
   }
 }
 
 TEST(TokenizerHf, MergeOrderAndIgnoreMerges) {
-  auto t = ecpo::model::load_tokenizer(asset("tiny-bpe.json"));
+  auto t = ecpo::tok::load_tokenizer(asset("tiny-bpe.json"));
   EXPECT_EQ(t->kind(), "bpe-hf");
   EXPECT_EQ(t->vocab_size(), 267u);
   EXPECT_EQ(t->encode("hello"), (V{262}));
@@ -57,7 +57,7 @@ TEST(TokenizerHf, MergeOrderAndIgnoreMerges) {
 }
 
 TEST(TokenizerHf, AddedTokensAndPostProcessor) {
-  auto t = ecpo::model::load_tokenizer(asset("tiny-bpe.json"));
+  auto t = ecpo::tok::load_tokenizer(asset("tiny-bpe.json"));
   EXPECT_EQ(t->encode("a<sep>b"), (V{97, 265, 98}));  // non-special added tokens always match
   // Special ones only when allowed; otherwise GPT-2 pre-tokens "x" "<|" "eot" "|>" as bytes.
   EXPECT_EQ(t->encode("x<|eot|>"), (V{120, 60, 124, 101, 111, 116, 124, 62}));
@@ -73,7 +73,7 @@ TEST(TokenizerHf, AddedTokensAndPostProcessor) {
 TEST(TokenizerHf, ArrayMergesSplitRegexNoIgnoreMerges) {
   ecpo::test::TempDir dir;
   std::filesystem::copy_file(asset("tiny-bpe-array.json"), dir / "tokenizer.json");
-  auto t = ecpo::model::load_tokenizer(dir.path());  // a directory with tokenizer.json
+  auto t = ecpo::tok::load_tokenizer(dir.path());  // a directory with tokenizer.json
   EXPECT_EQ(t->encode(" hi"), (V{32, 104, 105}));     // ignore_merges false: Ġhi is never built
   EXPECT_EQ(t->encode("hello"), (V{262}));            // h e → he, l l → ll, he ll → hell, hell o → hello
   EXPECT_EQ(t->encode("Hello"), (V{72, 101, 260, 111}));
@@ -92,7 +92,7 @@ TEST(TokenizerHf, WordPieceJson) {
     "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
       "max_input_chars_per_word": 100,
       "vocab": {"[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "hello": 4, "world": 5, "##s": 6, "!": 7}}})");
-  auto t = ecpo::model::load_tokenizer(dir / "tokenizer.json");
+  auto t = ecpo::tok::load_tokenizer(dir / "tokenizer.json");
   EXPECT_EQ(t->kind(), "wordpiece");
   EXPECT_EQ(t->encode("Héllo Worlds!"), (V{4, 5, 6, 7}));
   EXPECT_EQ(t->encode("hello zzz", EncodeOptions{true, false}), (V{2, 4, 1, 3}));
@@ -103,19 +103,19 @@ TEST(TokenizerHf, BadFilesGiveLocatedErrors) {
   ecpo::write_file_atomic(dir / "bad.json", R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1},
     "merges": ["a c"]}, "pre_tokenizer": {"type": "ByteLevel"}})");
   try {
-    ecpo::model::load_tokenizer(dir / "bad.json");
+    ecpo::tok::load_tokenizer(dir / "bad.json");
     FAIL() << "expected an error";
   } catch (const ecpo::Error& e) {
     EXPECT_NE(std::string(e.what()).find("merge #0"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("bad.json"), std::string::npos) << e.what();
   }
   ecpo::write_file_atomic(dir / "unigram.json", R"({"model": {"type": "Unigram", "vocab": []}})");
-  EXPECT_THROW(ecpo::model::load_tokenizer(dir / "unigram.json"), ecpo::Error);
+  EXPECT_THROW(ecpo::tok::load_tokenizer(dir / "unigram.json"), ecpo::Error);
   ecpo::write_file_atomic(dir / "spm.json", R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []},
     "pre_tokenizer": {"type": "Metaspace"}})");
-  EXPECT_THROW(ecpo::model::load_tokenizer(dir / "spm.json"), ecpo::Error);
+  EXPECT_THROW(ecpo::tok::load_tokenizer(dir / "spm.json"), ecpo::Error);
   ecpo::write_file_atomic(dir / "trunc.json", R"({"model": )");
-  EXPECT_THROW(ecpo::model::load_tokenizer(dir / "trunc.json"), ecpo::Error);
+  EXPECT_THROW(ecpo::tok::load_tokenizer(dir / "trunc.json"), ecpo::Error);
 }
 
 // The HF merge-list path on the real Llama-3 vocabulary: derive the merge list from the tiktoken ranks the
@@ -125,13 +125,13 @@ TEST(TokenizerHf, BadFilesGiveLocatedErrors) {
 TEST(TokenizerHf, MergeListFromLlama3RanksMatchesTiktoken) {
   ECPO_REQUIRE_SHARED("llama3_tiktoken_tokenizer");
   auto dir = ecpo::test::shared_data() / "llama3_tiktoken_tokenizer";
-  auto tik = ecpo::model::load_tokenizer(dir / "tokenizer.model");
-  ecpo::model::BpeSpec spec;
+  auto tik = ecpo::tok::load_tokenizer(dir / "tokenizer.model");
+  ecpo::tok::BpeSpec spec;
   const TokenId base = 128000;
-  ecpo::model::StringIdMap rank;
+  ecpo::tok::StringIdMap rank;
   for (TokenId id = 0; id < base; ++id) {
     spec.id_bytes.push_back(tik->decode_piece(id));
-    spec.id_token.push_back(ecpo::model::gpt2_bytes_to_unicode(spec.id_bytes.back()));
+    spec.id_token.push_back(ecpo::tok::gpt2_bytes_to_unicode(spec.id_bytes.back()));
     rank.emplace(spec.id_bytes.back(), id);
   }
   spec.id_special.assign(base, 0);
@@ -152,8 +152,8 @@ TEST(TokenizerHf, MergeListFromLlama3RanksMatchesTiktoken) {
   });
   for (const auto& m : merges) spec.merges.emplace_back(m.left, m.right);
   spec.ignore_merges = true;
-  spec.patterns = {ecpo::model::kLlama3Pattern};
-  ecpo::model::BpeTokenizer hf(std::move(spec));
+  spec.patterns = {ecpo::tok::kLlama3Pattern};
+  ecpo::tok::BpeTokenizer hf(std::move(spec));
   auto cases = ecpo::test::read_vocab_cases(dir / "ggml-vocab-llama-bpe.gguf.inp", dir / "ggml-vocab-llama-bpe.gguf.out");
   ASSERT_EQ(cases.size(), 46u);
   for (const auto& c : cases)
@@ -171,7 +171,7 @@ TEST(TokenizerHf, SpecialIdsFromTokenizerConfig) {
   ecpo::write_json_file(dir / "tokenizer.json", j);
   ecpo::write_json_file(dir / "tokenizer_config.json",
                         {{"eos_token", "<|eot_id|>"}, {"bos_token", {{"content", "<s>"}}}, {"pad_token", nullptr}});
-  auto t = ecpo::model::load_tokenizer(dir.path());
+  auto t = ecpo::tok::load_tokenizer(dir.path());
   EXPECT_EQ(*t->special().bos, 266);
   EXPECT_EQ(*t->special().eos, 268);
   EXPECT_EQ(*t->special().eot, 268);

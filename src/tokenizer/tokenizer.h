@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 using TokenId = std::int32_t;
 
@@ -94,4 +94,4 @@ class Utf8StreamDecoder {
 // "\\", other bytes as "\xNN".
 std::string escape_bytes(std::string_view bytes);
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

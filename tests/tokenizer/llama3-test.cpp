@@ -3,26 +3,26 @@
 #include <atomic>
 #include <random>
 
-#include "model/tokenizer-bpe.h"
-#include "model/tokenizer-load.h"
-#include "model/tokenizer-regex.h"
-#include "model/tokenizer.h"
+#include "tokenizer/bpe.h"
+#include "tokenizer/load.h"
+#include "tokenizer/regex.h"
+#include "tokenizer/tokenizer.h"
 #include "test-support.h"
-#include "tokenizer-test-support.h"
+#include "tokenizer/tokenizer-support.h"
 #include "util/jsonl.h"
 #include "util/text.h"
 #include "util/thread-pool.h"
 #include "util/error.h"
 
-using ecpo::model::EncodeOptions;
-using ecpo::model::TokenId;
-using ecpo::model::Tokenizer;
+using ecpo::tok::EncodeOptions;
+using ecpo::tok::TokenId;
+using ecpo::tok::Tokenizer;
 
 namespace {
 
 const Tokenizer& llama3() {
   static std::unique_ptr<Tokenizer> tok =
-      ecpo::model::load_tokenizer(ecpo::test::shared_data() / "llama3_tiktoken_tokenizer" / "tokenizer.model");
+      ecpo::tok::load_tokenizer(ecpo::test::shared_data() / "llama3_tiktoken_tokenizer" / "tokenizer.model");
   return *tok;
 }
 
@@ -171,7 +171,7 @@ TEST(TokenizerLlama3, LongRunsAreSplitLikeMeta) {
 
 TEST(TokenizerLlama3, HeapMergeMatchesReferenceLoop) {
   REQUIRE_LLAMA3();
-  const auto& t = dynamic_cast<const ecpo::model::BpeTokenizer&>(llama3());
+  const auto& t = dynamic_cast<const ecpo::tok::BpeTokenizer&>(llama3());
   std::mt19937 rng(11);
   for (int i = 0; i < 500; ++i) {
     std::string w = random_utf8(rng, 1 + static_cast<int>(rng() % 12));
@@ -187,7 +187,7 @@ TEST(TokenizerLlama3, StreamingDecodeAssemblesUtf8) {
   const auto& t = llama3();
   std::string text = "Emoji 😀 and 日本 and ½.";
   auto ids = t.encode(text);
-  ecpo::model::Utf8StreamDecoder dec;
+  ecpo::tok::Utf8StreamDecoder dec;
   std::string streamed;
   for (auto id : ids) {
     std::string part = dec.push(t.decode_piece(id));
@@ -202,17 +202,17 @@ TEST(TokenizerLlama3, LoadErrorsAreClear) {
   ecpo::test::TempDir dir;
   ecpo::write_file_atomic(dir / "tokenizer.model", "IQ== 0\nnot-base64! 1\n");
   try {
-    ecpo::model::load_tiktoken(dir / "tokenizer.model");
+    ecpo::tok::load_tiktoken(dir / "tokenizer.model");
     FAIL() << "expected an error";
   } catch (const ecpo::Error& e) {
     EXPECT_NE(std::string(e.what()).find("tokenizer.model:2"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(ecpo::model::load_tokenizer(dir / "missing"), ecpo::Error);
-  EXPECT_THROW(ecpo::model::load_tokenizer(dir.path()), ecpo::Error);  // tokenizer.model is broken
+  EXPECT_THROW(ecpo::tok::load_tokenizer(dir / "missing"), ecpo::Error);
+  EXPECT_THROW(ecpo::tok::load_tokenizer(dir.path()), ecpo::Error);  // tokenizer.model is broken
 }
 
 TEST(TokenizerLlama3, PreTokenizerPatterns) {
-  using ecpo::model::RegexSplitter;
+  using ecpo::tok::RegexSplitter;
   auto pieces = [](const char* pattern, std::string_view text) {
     RegexSplitter s(pattern);
     std::vector<std::string_view> out;
@@ -220,10 +220,10 @@ TEST(TokenizerLlama3, PreTokenizerPatterns) {
     return std::vector<std::string>(out.begin(), out.end());
   };
   using S = std::vector<std::string>;
-  EXPECT_EQ(pieces(ecpo::model::kLlama3Pattern, "I'LL pay 12345!\n\n  ok"),
+  EXPECT_EQ(pieces(ecpo::tok::kLlama3Pattern, "I'LL pay 12345!\n\n  ok"),
             (S{"I", "'LL", " pay", " ", "123", "45", "!\n\n", " ", " ok"}));
-  EXPECT_EQ(pieces(ecpo::model::kQwen2Pattern, "12345"), (S{"1", "2", "3", "4", "5"}));
-  EXPECT_EQ(pieces(ecpo::model::kGpt2Pattern, "I'LL pay 12345!"), (S{"I", "'", "LL", " pay", " 12345", "!"}));
+  EXPECT_EQ(pieces(ecpo::tok::kQwen2Pattern, "12345"), (S{"1", "2", "3", "4", "5"}));
+  EXPECT_EQ(pieces(ecpo::tok::kGpt2Pattern, "I'LL pay 12345!"), (S{"I", "'", "LL", " pay", " 12345", "!"}));
   EXPECT_THROW(RegexSplitter("(unclosed"), ecpo::Error);
 }
 

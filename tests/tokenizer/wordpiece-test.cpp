@@ -1,21 +1,21 @@
 // BERT uncased WordPiece (all-MiniLM-L6-v2 vocab.txt) against llama.cpp's 46 bert-bge cases and
 // hand-checked behaviour: [CLS]/[SEP], accents, CJK, punctuation, [UNK], truncation, decode.
-#include "model/tokenizer-wordpiece.h"
-#include "model/tokenizer.h"
+#include "tokenizer/wordpiece.h"
+#include "tokenizer/tokenizer.h"
 #include "test-support.h"
 #include "util/error.h"
-#include "tokenizer-test-support.h"
+#include "tokenizer/tokenizer-support.h"
 
-using ecpo::model::EncodeOptions;
-using ecpo::model::TokenId;
+using ecpo::tok::EncodeOptions;
+using ecpo::tok::TokenId;
 using V = std::vector<TokenId>;
 
 namespace {
 
-const ecpo::model::WordPieceTokenizer& bert() {
-  static std::unique_ptr<ecpo::model::Tokenizer> tok =
-      ecpo::model::load_tokenizer(ecpo::test::shared_data() / "bert_wordpiece_minilm_vocab");
-  return dynamic_cast<const ecpo::model::WordPieceTokenizer&>(*tok);
+const ecpo::tok::WordPieceTokenizer& bert() {
+  static std::unique_ptr<ecpo::tok::Tokenizer> tok =
+      ecpo::tok::load_tokenizer(ecpo::test::shared_data() / "bert_wordpiece_minilm_vocab");
+  return dynamic_cast<const ecpo::tok::WordPieceTokenizer&>(*tok);
 }
 
 #define REQUIRE_BERT() ECPO_REQUIRE_SHARED("bert_wordpiece_minilm_vocab")

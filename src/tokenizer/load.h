@@ -1,7 +1,7 @@
 // Tokenizer file readers behind load_tokenizer (tokenizer.h): tiktoken rank files, HF tokenizer.json,
 // BERT vocab.txt, llama.cpp byte-level BPE .gguf vocabularies, and the GPT-2 byte ⇄ unicode mapping
 // that HF byte-level vocabularies use.
-// Deliberately not here: encoding logic (tokenizer-bpe.cpp, tokenizer-wordpiece.cpp).
+// Deliberately not here: encoding logic (bpe.cpp, wordpiece.cpp).
 #pragma once
 #include <array>
 #include <filesystem>
@@ -11,9 +11,9 @@
 #include <string_view>
 #include <vector>
 
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 // Llama-3's 256 special tokens in id order, starting at the number of base ranks (128000), exactly as
 // meta-llama/llama-models models/llama3/tokenizer.py lists them.
@@ -34,4 +34,4 @@ std::string gpt2_bytes_to_unicode(std::string_view bytes);
 
 std::string base64_decode(std::string_view in, bool& ok);
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok

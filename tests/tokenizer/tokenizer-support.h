@@ -4,14 +4,14 @@
 #include <string>
 #include <vector>
 
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 #include "util/fs.h"
 
 namespace ecpo::test {
 
 struct VocabCase {
   std::string text;
-  std::vector<model::TokenId> ids;
+  std::vector<tok::TokenId> ids;
 };
 
 // llama.cpp tests/test-tokenizer-0: the .inp file holds cases separated by "\n__ggml_vocab_test__\n";
@@ -30,14 +30,14 @@ inline std::vector<VocabCase> read_vocab_cases(const std::filesystem::path& inp,
   std::size_t k = 0;
   while (std::getline(lines, line) && k < cases.size()) {
     std::istringstream ids(line);
-    model::TokenId id;
+    tok::TokenId id;
     while (ids >> id) cases[k].ids.push_back(id);
     ++k;
   }
   return cases;
 }
 
-inline std::string ids_str(const std::vector<model::TokenId>& ids) {
+inline std::string ids_str(const std::vector<tok::TokenId>& ids) {
   std::string s;
   for (auto id : ids) {
     if (!s.empty()) s.push_back(' ');

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "model/tokenizer-bpe.h"  // StringIdMap
-#include "model/tokenizer.h"
+#include "tokenizer/bpe.h"  // StringIdMap
+#include "tokenizer/tokenizer.h"
 
-namespace ecpo::model {
+namespace ecpo::tok {
 
 struct WordPieceSpec {
   std::vector<std::string> vocab;        // id → token ("##ing" for continuations)
@@ -57,4 +57,4 @@ class WordPieceTokenizer final : public Tokenizer {
   std::vector<std::pair<std::string, TokenId>> special_tokens_;  // text form, for parse_special
 };
 
-}  // namespace ecpo::model
+}  // namespace ecpo::tok
