@@ -79,7 +79,7 @@ class AgendaUser : public UserSimulator {
     return s;
   }
 
-  EcScore rate(const Dialogue& dialogue, int turn) override {
+  std::optional<EcScore> rate(const Dialogue& dialogue, int turn) override {
     Dialogue before(dialogue.begin(), dialogue.end() - 1);
     return rate_ec_heuristic(task_.domain, before, dialogue.back());
   }

@@ -140,7 +140,7 @@ class AiloUser : public UserSimulator {
     return s;
   }
 
-  EcScore rate(const Dialogue& dialogue, int turn) override {
+  std::optional<EcScore> rate(const Dialogue& dialogue, int turn) override {
     llm::CallContextScope scope(at_turn(turn));
     Dialogue before(dialogue.begin(), dialogue.end() - 1);
     auto model = roles_.rater ? roles_.rater : roles_.user;

@@ -69,8 +69,9 @@ class UserSimulator {
   // Rates the agent reply that ends `dialogue` (turn `turn`), then picks the next policy and utterance
   // (tagged turn + 1). Throws llm::ChatError when a role fails for good.
   virtual UserStep respond(const Dialogue& dialogue, int turn) = 0;
-  // Only the EC of the reply that ends `dialogue` (the final rating, D6).
-  virtual EcScore rate(const Dialogue& dialogue, int turn) = 0;
+  // Only the EC of the reply that ends `dialogue` (the final rating, D6); nullopt when the user gives none
+  // (a person who skips scoring).
+  virtual std::optional<EcScore> rate(const Dialogue& dialogue, int turn) = 0;
 };
 
 // "agenda", "ailo", "ailo-fused", "ievalm".

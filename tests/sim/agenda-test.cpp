@@ -45,7 +45,7 @@ TEST(AgendaUser, RevealsAttributesAcceptsOnlyTheTarget) {
   UserStep s3 = user->respond(d, 3);
   EXPECT_TRUE(s3.end);
   EXPECT_EQ(s3.policy, kPolicyEnd);
-  EXPECT_EQ(user->rate(d, 3).rater, "heuristic");
+  EXPECT_EQ(user->rate(d, 3)->rater, "heuristic");
 }
 
 TEST(AgendaUser, SameSeedSameWords) {
