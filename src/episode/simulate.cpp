@@ -128,9 +128,9 @@ json fingerprint(const json& config) {
 void write_exports(RunStore& store, const fs::path& run_dir, const llm::PriceTable* prices, SimulateSummary& out) {
   MetricsBuilder mb;
   JsonlWriter w(run_dir / "trajectories.jsonl");
-  store.for_each_episode([&](const json& e) {
-    w.write(e);
-    mb.add_episode(e);
+  store.for_each_episode_line([&](const std::string& line, const json& view) {
+    w.write_line(line);
+    mb.add_episode(view);
   });
   w.commit();
   out.metrics = mb.finish(store.episode_calls(), prices);
