@@ -31,6 +31,9 @@ struct SimOptions {
   bool final_rating = true;      // D6: rate the last agent reply too (false reproduces the paper)
   bool extra_raters = false;     // the official recommendation and policy raters (2 more calls a turn)
   double leak_threshold = 0.90;  // fuzzy title match that counts as naming the target (D3)
+  // AILO: the EC call (and the recommendation rater) run while the policy is chosen — they read only the
+  // dialogue and the reply, never the user's reaction — so a turn waits for 2 calls instead of 3.
+  bool parallel_ec = true;
 };
 
 // What a simulator knows about its task.

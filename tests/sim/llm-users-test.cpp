@@ -36,6 +36,13 @@ class Recording : public llm::ChatModel {
   std::vector<std::string> seen_;
 };
 
+// The fake server's sequence answers in arrival order: scripted-sequence tests run the EC call in line.
+SimOptions sequential() {
+  SimOptions o;
+  o.parallel_ec = false;
+  return o;
+}
+
 std::string reply(const std::string& text) { return nlohmann::json{{"reason", "r"}, {"response", text}}.dump(); }
 std::string ec(int f, int c, int g) {
   return nlohmann::json{{"reason", "because"}, {"flexibility", f}, {"coherence", c}, {"guidance", g}, {"score", f + c + g}}
@@ -71,7 +78,7 @@ TEST(Ailo, ThreeCallsPerTurnAndWhatEachPromptHolds) {
   Env env = make_env({reply("Hi, something to read?"), ec(2, 1, 1), policy("respond_to_clarification"),
                       reply("Something cozy, please.")});
   llm::CallContextScope scope({"ep-1", 0, "", false});
-  auto user = make_user_simulator("ailo", view, env.sim_roles(), {});
+  auto user = make_user_simulator("ailo", view, env.sim_roles(), sequential());
   UserStep open = user->open();
   EXPECT_EQ(open.utterance, "Hi, something to read?");
   Dialogue d{{"user", open.utterance, open.policy}, {"assistant", "What do you like to read?", "ask"}};
@@ -121,7 +128,7 @@ TEST(Ailo, ExtraRatersMakeFiveCallsAndEndStops) {
   auto view = data.view(1, test::test_persona(data.tasks[1].user_id));
   nlohmann::json rating{{"reason", "ok"}, {"rating", 3}};
   Env env = make_env({ec(2, 2, 1), rating.dump(), policy("end_conversation"), reply("Thanks, bye."), rating.dump()});
-  SimOptions o;
+  SimOptions o = sequential();
   o.extra_raters = true;
   auto user = make_user_simulator("ailo", view, env.sim_roles(), o);
   Dialogue d{{"user", "hi", kPolicyAskForRecommendation}, {"assistant", "Try this one.", "recommend"}};
@@ -132,6 +139,42 @@ TEST(Ailo, ExtraRatersMakeFiveCallsAndEndStops) {
   EXPECT_EQ(s.ec->extra["policy"]["rating"], 3);
   // The end template receives the policy reason.
   EXPECT_NE(env.user->seen()[1].find("because: why"), std::string::npos);
+}
+
+TEST(Ailo, ParallelEcGivesTheSameStepWithTheSameCalls) {
+  const auto& data = test::sim_env();
+  auto view = data.view(0, test::test_persona(data.tasks[0].user_id));
+  llm::FakeServerOptions so;
+  so.latency_ms = 30;
+  so.script.rules = {{"choose one policy", policy("respond_to_clarification")},
+                     {"expectation confirmation", ec(1, 2, 1)},
+                     {"answer it", reply("Cozy ones.")}};
+  llm::FakeServer server(so);
+  server.start();
+  auto sink = std::make_shared<llm::MemoryCallSink>();
+  auto roles = test::fake_roles(server.base_url(), sink);
+  SimRoles r{roles->model("user_sim"), {}, roles->model("ec_rater"), {}};
+  Dialogue d{{"user", "hi", kPolicyAskForRecommendation}, {"assistant", "What do you like?", "ask"}};
+  llm::CallContextScope scope({"ep-9", 0, "", false});
+  UserStep par = make_user_simulator("ailo", view, r, {})->respond(d, 0);
+  UserStep seq = make_user_simulator("ailo", view, r, sequential())->respond(d, 0);
+  EXPECT_EQ(par.ec->score, 4);
+  EXPECT_EQ(par.ec->score, seq.ec->score);
+  EXPECT_EQ(par.utterance, seq.utterance);
+  EXPECT_EQ(par.policy, seq.policy);
+  EXPECT_EQ(server.stats().chat_requests, 6u);
+  // The EC call kept its turn and episode tags on its own thread.
+  int ec_calls = 0;
+  for (const auto& rec : sink->records()) {
+    EXPECT_EQ(rec.episode_id, "ep-9");
+    if (rec.role == "ec_rater") {
+      EXPECT_EQ(rec.turn, 0);
+      ++ec_calls;
+    } else {
+      EXPECT_EQ(rec.turn, 1);
+    }
+  }
+  EXPECT_EQ(ec_calls, 2);
 }
 
 TEST(AiloFused, OneCallPerTurn) {
@@ -175,7 +218,7 @@ TEST(Ailo, LeakIsRegeneratedOnceThenRedacted) {
   }
   {  // After the agent recommended the target, saying its title is no leak.
     Env env = make_env({ec(2, 2, 1), policy("end_conversation"), reply("Yes, " + title + " is it!")});
-    auto user = make_user_simulator("ailo", view, env.sim_roles(), {});
+    auto user = make_user_simulator("ailo", view, env.sim_roles(), sequential());
     Dialogue d{{"user", "hi", kPolicyAskForRecommendation}, {"assistant", "I recommend " + title + ".", "recommend"}};
     UserStep s = user->respond(d, 0);
     EXPECT_TRUE(s.events.empty());
