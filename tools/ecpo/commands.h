@@ -16,5 +16,8 @@ void register_serve_commands(CLI::App& app);      // serve                      
 void register_simulate_commands(CLI::App& app);   // simulate, simulate export         (cmd-simulate.cpp)
 void register_persona_commands(CLI::App& app);    // persona build, persona diversity  (cmd-persona.cpp)
 void register_chat_commands(CLI::App& app);       // chat                              (cmd-chat.cpp)
+void register_sgpt_commands(CLI::App& app);       // sgpt                              (cmd-sgpt.cpp)
+void register_rewrite_commands(CLI::App& app);    // rewrite                           (cmd-rewrite.cpp)
+void register_pairs_commands(CLI::App& app);      // pairs export                      (cmd-pairs.cpp)
 
 }  // namespace ecpo::cli

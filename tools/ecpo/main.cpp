@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
   ecpo::cli::register_serve_commands(app);
   ecpo::cli::register_simulate_commands(app);
   ecpo::cli::register_persona_commands(app);
+  ecpo::cli::register_sgpt_commands(app);
+  ecpo::cli::register_rewrite_commands(app);
+  ecpo::cli::register_pairs_commands(app);
 
   try {
     app.parse(argc, argv);
