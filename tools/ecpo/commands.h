@@ -19,5 +19,7 @@ void register_chat_commands(CLI::App& app);       // chat                       
 void register_sgpt_commands(CLI::App& app);       // sgpt                              (cmd-sgpt.cpp)
 void register_rewrite_commands(CLI::App& app);    // rewrite                           (cmd-rewrite.cpp)
 void register_pairs_commands(CLI::App& app);      // pairs export                      (cmd-pairs.cpp)
+void register_judge_commands(CLI::App& app);      // judge                             (cmd-judge.cpp)
+void register_report_commands(CLI::App& app);     // report                            (cmd-report.cpp)
 
 }  // namespace ecpo::cli

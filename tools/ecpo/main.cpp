@@ -69,6 +69,8 @@ int main(int argc, char** argv) {
   ecpo::cli::register_sgpt_commands(app);
   ecpo::cli::register_rewrite_commands(app);
   ecpo::cli::register_pairs_commands(app);
+  ecpo::cli::register_judge_commands(app);
+  ecpo::cli::register_report_commands(app);
 
   try {
     app.parse(argc, argv);
