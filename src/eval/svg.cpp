@@ -112,8 +112,12 @@ std::vector<double> nice_ticks(double lo, double hi, int n) {
       step = m * mag;
       break;
     }
+  // From the last multiple of step at or below lo to the first at or above hi; each tick computed as k·step
+  // (no accumulated error) and rounded to the step's precision.
+  const long first = static_cast<long>(std::floor(lo / step + 1e-9)), last = static_cast<long>(std::ceil(hi / step - 1e-9));
+  const double q = std::pow(10.0, std::max(0.0, -std::floor(std::log10(step))) + 2);
   std::vector<double> t;
-  for (double v = std::floor(lo / step) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::fabs(v) < step * 1e-9 ? 0.0 : v);
+  for (long k = first; k <= last; ++k) t.push_back(std::round(static_cast<double>(k) * step * q) / q);
   return t;
 }
 

@@ -24,7 +24,8 @@ std::string svg_line_chart(const std::vector<Series>& series, const ChartOptions
 std::string svg_bar_chart(const std::vector<std::string>& categories, const std::vector<Series>& series,
                           const ChartOptions& o);
 
-// Tick values covering [lo, hi] with about `n` steps of 1, 2 or 5 × 10^k.
+// Tick values covering [lo, hi] (the first at or below lo, the last at or above hi) in steps of 1, 2 or 5 × 10^k,
+// about `n` of them.
 std::vector<double> nice_ticks(double lo, double hi, int n = 5);
 
 // The palette colour of series i.

@@ -61,8 +61,8 @@ inline const Sample& book_sample() {
   return s;
 }
 
-// A rule × agenda run on the first `limit` tasks of `split` (key=value settings passed on), built once per
-// (split, limit, settings) and process.
+// A rule × agenda run on the first `limit` tasks of `split` (key=value settings passed on; "seed=N" sets the
+// run seed), built once per (split, limit, settings) and process.
 inline std::filesystem::path sample_run(const std::string& split = "train", std::size_t limit = 40,
                                         const std::vector<std::string>& settings = {}) {
   static std::mutex mu;
@@ -80,7 +80,10 @@ inline std::filesystem::path sample_run(const std::string& split = "train", std:
   o.user = "agenda";
   o.limit = limit;
   o.concurrency = 4;
-  o.overrides = settings;
+  for (const auto& st : settings) {
+    if (st.rfind("seed=", 0) == 0) o.seed = std::stoull(st.substr(5));
+    else o.overrides.push_back(st);
+  }
   o.out = sm.root / ("run-" + std::to_string(made.size()));
   episode::simulate(o);
   made[key] = o.out;
