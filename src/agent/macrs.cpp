@@ -99,6 +99,7 @@ class MacrsAgent : public Agent {
     llm::ChatParams p = deps_.params;
     p.json_schema = schema;
     p.schema_name = kind;
+    p.on_delta = nullptr;  // plans and reflections are internal: never streamed to a person
     auto r = llm::chat_json(*deps_.model, step.messages, p);
     step.output = r.result.text;
     step.extra["value"] = r.value;

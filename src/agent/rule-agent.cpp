@@ -1,5 +1,5 @@
 // The rule agent (no LLM): asks about preferences on its first turn; afterwards it searches with what the
-// user has said (the user's utterances, newest first) and recommends the best hit it has not recommended
+// user has said (the content words of the user's utterances, newest first, each once) and recommends the best hit it has not recommended
 // yet (asks for more when every hit was already tried). It keeps the ActCRS scratchpad and records, for
 // each step, exactly the zero-shot ActCRS messages an LLM agent would have seen in that state and its
 // action as grammar text — so its successful turns are SFT rows for a student served as actcrs (D13).
@@ -19,6 +19,7 @@ namespace {
 class RuleAgent : public Agent {
  public:
   explicit RuleAgent(const AgentDeps& deps) : deps_(deps), pb_(sim::PhraseBook::load("agent", deps.domain, "rule")) {
+    for (auto& w : sim::normalized_words(pb_.first("stopwords"))) stop_.insert(w);
     prompt_.domain = deps_.domain;
     prompt_.variant = deps_.options.prompt;
     prompt_.description_chars = deps_.options.description_chars;
@@ -34,8 +35,13 @@ class RuleAgent : public Agent {
     std::vector<std::string> said;
     for (auto it = dialogue.rbegin(); it != dialogue.rend(); ++it)
       if (it->speaker == "user") said.push_back(it->text);
-    std::string query = collapse_whitespace(join(said, " "));
-    if (query.size() > 600) query = query.substr(0, query.rfind(' ', 600));
+    // The content words, each once (normalised, first occurrence), at most 48: the terms BM25 ranks by,
+    // without the filler ("I'm in the mood for", "would be great").
+    std::vector<std::string> words;
+    std::set<std::string> seen;
+    for (const auto& w : sim::normalized_words(join(said, " ")))
+      if (w.size() > 2 && !stop_.count(w) && seen.insert(w).second && words.size() < 48) words.push_back(w);
+    std::string query = words.empty() ? collapse_whitespace(join(said, " ")) : join(words, " ");
     emit(turn, {ActionType::search, query});
     std::vector<const data::Item*> hits = retrieve_items(deps_, query, turn.steps.back());
     pad_.add_results(hits);
@@ -87,7 +93,7 @@ class RuleAgent : public Agent {
   ActPromptOptions prompt_;
   Scratchpad pad_;
   int turns_ = 0;
-  std::set<std::string> recommended_;
+  std::set<std::string> recommended_, stop_;
 };
 
 }  // namespace

@@ -69,6 +69,16 @@ json episode_header_json(const EpisodeRecord& e) {
   return j;
 }
 
+json metrics_view_of_turn(const json& t) {
+  json v{{"index", t.value("index", 0)}, {"failed", t.value("failed", false)}, {"ec", t.value("ec", json())}};
+  if (t.contains("user") && t["user"].contains("events")) v["user"] = {{"events", t["user"]["events"]}};
+  json steps = json::array();
+  for (const auto& s : t.value("steps", json::array()))
+    steps.push_back({{"kind", s.value("kind", std::string())}, {"valid", s.value("valid", true)}});
+  v["steps"] = std::move(steps);
+  return v;
+}
+
 json to_json(const EpisodeRecord& e) {
   json j = episode_header_json(e);
   json turns = json::array();

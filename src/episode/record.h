@@ -54,5 +54,7 @@ nlohmann::json to_json(const TurnRecord& t);
 nlohmann::json to_json(const EpisodeRecord& e);
 // The episode line without turns (run.db stores turns as rows of their own).
 nlohmann::json episode_header_json(const EpisodeRecord& e);
+// A turn's JSON reduced to what run metrics read: index, failed, ec, user.events, steps[{kind, valid}].
+nlohmann::json metrics_view_of_turn(const nlohmann::json& turn);
 
 }  // namespace ecpo::episode

@@ -79,7 +79,8 @@ RunStore::RunStore(const std::filesystem::path& run_dir) : path_(run_dir / "run.
   exec("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
   exec("CREATE TABLE IF NOT EXISTS episodes (episode_id TEXT PRIMARY KEY, task_index INTEGER NOT NULL UNIQUE, "
        "task_id TEXT NOT NULL, agent TEXT, user TEXT, success INTEGER, success_substring INTEGER, recall INTEGER, "
-       "failed INTEGER, error TEXT, n_turns INTEGER, wall_ms REAL, finished_at_ms INTEGER, record TEXT NOT NULL)");
+       "failed INTEGER, error TEXT, n_turns INTEGER, wall_ms REAL, finished_at_ms INTEGER, record TEXT NOT NULL, "
+       "view TEXT NOT NULL)");
   exec("CREATE TABLE IF NOT EXISTS turns (episode_id TEXT NOT NULL, turn_index INTEGER NOT NULL, record TEXT NOT NULL, "
        "PRIMARY KEY (episode_id, turn_index))");
   llm::llm_calls_create_table(db_);
@@ -148,17 +149,23 @@ void RunStore::commit_episode(EpisodeRecord& e) {
       else e.end_calls.push_back(id);
     }
     Stmt turn(db_, "INSERT INTO turns (episode_id, turn_index, record) VALUES (?, ?, ?)", path_.string());
-    for (const auto& t : e.turns) turn.text(1, e.episode_id).i64(2, t.index).text(3, to_json(t).dump()).run();
+    json view = episode_header_json(e);
+    view["turns"] = json::array();
+    for (const auto& t : e.turns) {
+      json tj = to_json(t);
+      view["turns"].push_back(metrics_view_of_turn(tj));
+      turn.text(1, e.episode_id).i64(2, t.index).text(3, tj.dump()).run();
+    }
     Stmt ep(db_,
             "INSERT INTO episodes (episode_id, task_index, task_id, agent, user, success, success_substring, recall, "
-            "failed, error, n_turns, wall_ms, finished_at_ms, record) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            "failed, error, n_turns, wall_ms, finished_at_ms, record, view) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             path_.string());
     auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now().time_since_epoch()).count();
     ep.text(1, e.episode_id).i64(2, static_cast<std::int64_t>(e.task_index)).text(3, e.task_id).text(4, e.agent);
     ep.text(5, e.user).i64(6, e.success).i64(7, e.success_substring).i64(8, e.recall).i64(9, e.failed);
     ep.text(10, e.error).i64(11, static_cast<std::int64_t>(e.turns.size())).real(12, e.wall_ms).i64(13, now_ms);
-    ep.text(14, episode_header_json(e).dump()).run();
+    ep.text(14, episode_header_json(e).dump()).text(15, view.dump()).run();
     exec("COMMIT");
   } catch (...) {
     char* err = nullptr;
@@ -180,6 +187,29 @@ void RunStore::for_each_episode(const std::function<void(const json&)>& fn) cons
     tu.reset();
     j["turns"] = std::move(turns);
     fn(j);
+  }
+}
+
+void RunStore::for_each_episode_line(const std::function<void(const std::string&, const json&)>& fn) const {
+  std::lock_guard lk(mu_);
+  Stmt ep(db_, "SELECT episode_id, record, view FROM episodes ORDER BY task_index", path_.string());
+  Stmt tu(db_, "SELECT record FROM turns WHERE episode_id = ? ORDER BY turn_index", path_.string());
+  std::string line;
+  while (ep.step()) {
+    line = ep.col_text(1);  // {...} of the header; the turns go in as the last member
+    if (line.size() < 2 || line.back() != '}') throw Error("run store: a malformed episode row", path_.string());
+    line.pop_back();
+    line += line.size() > 1 ? ",\"turns\":[" : "\"turns\":[";
+    tu.text(1, ep.col_text(0));
+    bool first = true;
+    while (tu.step()) {
+      if (!first) line += ',';
+      first = false;
+      line += tu.col_text(0);
+    }
+    tu.reset();
+    line += "]}";
+    fn(line, json::parse(ep.col_text(2)));
   }
 }
 

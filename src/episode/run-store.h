@@ -42,6 +42,10 @@ class RunStore {
 
   // Visits every stored episode as its trajectories.jsonl JSON (turns included), by task index.
   void for_each_episode(const std::function<void(const nlohmann::json&)>& fn) const;
+  // The same episodes as (trajectories.jsonl line text, metrics view): the line is assembled from the stored
+  // texts without parsing them; the view is the episode without its large fields (prompts, outputs) —
+  // what MetricsBuilder reads. Used by the export, where parsing every prompt again would dominate.
+  void for_each_episode_line(const std::function<void(const std::string& line, const nlohmann::json& view)>& fn) const;
 
   // The call records of the stored episodes (for metrics).
   std::vector<llm::CallRecord> episode_calls() const;

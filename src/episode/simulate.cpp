@@ -76,7 +76,7 @@ class EpisodeCallRouter : public llm::CallSink {
 };
 
 struct ResolvedOptions {
-  bool final_rating = true, extra_raters = false;
+  bool final_rating = true, extra_raters = false, parallel_ec = true;
   double leak_threshold = 0.90;
   std::string prompt = "zero-shot";
   std::size_t max_search_chain = 3, description_chars = 240;
@@ -94,19 +94,20 @@ ResolvedOptions resolve_overrides(const std::vector<std::string>& overrides) {
     }
     c.set_override(o);
   }
-  static const std::set<std::string> known = {"sim.final_rating", "sim.extra_raters", "sim.leak_threshold",
+  static const std::set<std::string> known = {"sim.final_rating", "sim.extra_raters", "sim.leak_threshold", "sim.parallel_ec",
                                               "agent.prompt", "agent.max_search_chain", "agent.description_chars"};
   for (const auto& o : overrides) {
     std::string key = o.substr(0, o.find('='));
     if (!starts_with(key, "roles.") && !starts_with(key, "endpoints.") && !starts_with(key, "defaults.") &&
         !starts_with(key, "cache.") && !known.count(key))
       throw Error("unknown setting '" + key + "'", o,
-                  "use sim.final_rating, sim.extra_raters, sim.leak_threshold, agent.prompt, agent.max_search_chain, "
+                  "use sim.final_rating, sim.extra_raters, sim.leak_threshold, sim.parallel_ec, agent.prompt, agent.max_search_chain, "
                   "agent.description_chars or roles.<role>.<key>");
   }
   r.final_rating = c.get<bool>("sim.final_rating", true);
   r.extra_raters = c.get<bool>("sim.extra_raters", false);
   r.leak_threshold = c.get<double>("sim.leak_threshold", 0.90);
+  r.parallel_ec = c.get<bool>("sim.parallel_ec", true);
   r.prompt = c.get<std::string>("agent.prompt", "zero-shot");
   r.max_search_chain = static_cast<std::size_t>(c.get<int>("agent.max_search_chain", 3));
   r.description_chars = static_cast<std::size_t>(c.get<int>("agent.description_chars", 240));
@@ -128,9 +129,9 @@ json fingerprint(const json& config) {
 void write_exports(RunStore& store, const fs::path& run_dir, const llm::PriceTable* prices, SimulateSummary& out) {
   MetricsBuilder mb;
   JsonlWriter w(run_dir / "trajectories.jsonl");
-  store.for_each_episode([&](const json& e) {
-    w.write(e);
-    mb.add_episode(e);
+  store.for_each_episode_line([&](const std::string& line, const json& view) {
+    w.write_line(line);
+    mb.add_episode(view);
   });
   w.commit();
   out.metrics = mb.finish(store.episode_calls(), prices);
@@ -251,6 +252,7 @@ SimulateSummary simulate(const SimulateOptions& o) {
   sim_opts.final_rating = ro.final_rating;
   sim_opts.extra_raters = ro.extra_raters;
   sim_opts.leak_threshold = ro.leak_threshold;
+  sim_opts.parallel_ec = ro.parallel_ec;
   for (const auto& n : agent::agent_prompt_names(o.agent, ro.prompt)) sim::domain_prompt("agent", domain, n);
   for (const auto& n : sim::user_prompt_names(o.user, sim_opts)) sim::domain_prompt("sim", domain, n);
 
@@ -326,7 +328,8 @@ SimulateSummary simulate(const SimulateOptions& o) {
               {"seed", o.seed},
               {"limit", o.limit},
               {"concurrency", o.concurrency},
-              {"sim", {{"final_rating", ro.final_rating}, {"extra_raters", ro.extra_raters}, {"leak_threshold", ro.leak_threshold}}},
+              {"sim", {{"final_rating", ro.final_rating}, {"extra_raters", ro.extra_raters}, {"leak_threshold", ro.leak_threshold},
+                      {"parallel_ec", ro.parallel_ec}}},
               {"agent_options", {{"prompt", ro.prompt}, {"max_search_chain", ro.max_search_chain}, {"description_chars", ro.description_chars}}},
               {"role_overrides", ro.role_overrides}};
   std::error_code ec;

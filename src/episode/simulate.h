@@ -34,7 +34,7 @@ struct SimulateOptions {
   bool resume = false;
   bool no_cache = false;
   std::optional<std::filesystem::path> cache;
-  // key=value: sim.final_rating, sim.extra_raters, sim.leak_threshold, agent.prompt,
+  // key=value: sim.final_rating, sim.extra_raters, sim.leak_threshold, sim.parallel_ec, agent.prompt,
   // agent.max_search_chain, agent.description_chars, and roles.<...> (forwarded to the roles file).
   std::vector<std::string> overrides;
 };

@@ -79,7 +79,7 @@ class AgendaUser : public UserSimulator {
     return s;
   }
 
-  EcScore rate(const Dialogue& dialogue, int turn) override {
+  std::optional<EcScore> rate(const Dialogue& dialogue, int turn) override {
     Dialogue before(dialogue.begin(), dialogue.end() - 1);
     return rate_ec_heuristic(task_.domain, before, dialogue.back());
   }
@@ -88,7 +88,9 @@ class AgendaUser : public UserSimulator {
   void build_facts() {
     const data::Item& t = task_.target;
     std::vector<Fact> cats, creators, keywords;
-    if (!t.categories.empty() && t.categories.size() > 1) cats.push_back({"category", t.categories.back()});
+    std::string cat = main_category(t, pb_.has("generic_categories") ? comma_list(pb_.first("generic_categories"))
+                                                                      : std::vector<std::string>{});
+    if (!cat.empty()) cats.push_back({"category", cat});
     std::string creator_key = pb_.has("creator_attribute") ? pb_.first("creator_attribute") : "";
     if (!creator_key.empty() && t.attributes.is_object() && t.attributes.contains(creator_key)) {
       const auto& v = t.attributes[creator_key];

@@ -1,9 +1,12 @@
 // AILO (paper §2.3, docs/protocol.md §4): an opener call; then per agent reply the EC rater (blind: no
 // persona, no target), the policy selector (history, reply, target, Activities), and the response for
 // that policy (history, reply, target, Language; + Activities for feedback; + the policy reason to end).
+// The EC call runs concurrently with policy → response (sim.parallel_ec, default on): it reads neither.
 // sim.extra_raters adds the official recommendation and policy raters (5 calls a turn, as the code).
 // ailo-fused makes the same decisions in one structured call per turn (that call sees the target).
 // Prompts: prompts/sim/<domain>/ailo-*.txt, ec-rater.txt, rec-rater.txt, policy-rater.txt, leak-retry.txt.
+#include <future>
+
 #include <nlohmann/json.hpp>
 
 #include "llm/call-context.h"
@@ -105,15 +108,21 @@ class AiloUser : public UserSimulator {
       s.utterance = guarded(msgs, r, fused_schema(), "response", s.events, dialogue);
       return s;
     }
-    {
-      llm::CallContextScope scope(at_turn(turn));
-      s.ec = rate_ec_llm(*roles_.rater, roles_.rater_params, task_.domain, before, reply);
+    // The EC of the reply (and the recommendation rater) need only the dialogue and the reply: with
+    // parallel_ec they run on their own thread while the policy and the utterance are chosen.
+    const llm::CallContext ec_ctx = at_turn(turn);
+    auto rate_reply = [&, ec_ctx]() {
+      llm::CallContextScope scope(ec_ctx);
+      EcScore e = rate_ec_llm(*roles_.rater, roles_.rater_params, task_.domain, before, reply);
       if (options_.extra_raters) {
         std::string p = render_domain_prompt("sim", task_.domain, "rec-rater", {{"target", target_}, {"reply", reply.text}});
-        auto r = ask_json(roles_.rater, roles_.rater_params, {{"user", p}}, rating_schema());
-        s.ec->extra["recommendation"] = r.value;
+        e.extra["recommendation"] = ask_json(roles_.rater, roles_.rater_params, {{"user", p}}, rating_schema()).value;
       }
-    }
+      return e;
+    };
+    std::future<EcScore> ec_future;
+    if (options_.parallel_ec) ec_future = std::async(std::launch::async, rate_reply);
+    else s.ec = rate_reply();
     llm::CallContextScope scope(at_turn(turn + 1));
     std::string history = render_dialogue(dialogue);
     std::string pprompt = render_domain_prompt(
@@ -130,6 +139,7 @@ class AiloUser : public UserSimulator {
     std::vector<llm::Message> msgs{{"user", rprompt}};
     auto r = ask_json(roles_.user, roles_.user_params, msgs, response_schema());
     s.utterance = guarded(msgs, r, response_schema(), "response", s.events, dialogue);
+    if (ec_future.valid()) s.ec = ec_future.get();
     if (options_.extra_raters) {
       std::string p = render_domain_prompt("sim", task_.domain, "policy-rater",
                                            {{"target", target_}, {"history", history}, {"reply", reply.text},
@@ -140,7 +150,7 @@ class AiloUser : public UserSimulator {
     return s;
   }
 
-  EcScore rate(const Dialogue& dialogue, int turn) override {
+  std::optional<EcScore> rate(const Dialogue& dialogue, int turn) override {
     llm::CallContextScope scope(at_turn(turn));
     Dialogue before(dialogue.begin(), dialogue.end() - 1);
     auto model = roles_.rater ? roles_.rater : roles_.user;

@@ -49,6 +49,25 @@ std::size_t ItemCatalog::document_frequency(const std::string& word) const {
   return it == df_.end() ? 0 : it->second;
 }
 
+std::string main_category(const data::Item& item, const std::vector<std::string>& generic) {
+  for (std::size_t i = item.categories.size(); i-- > 0;) {
+    if (i == 0 && item.categories.size() > 1) break;
+    const std::string& c = item.categories[i];
+    bool skip = false;
+    for (const auto& g : generic)
+      if (to_lower_ascii(g) == to_lower_ascii(c)) skip = true;
+    if (!skip && !trim(c).empty()) return c;
+  }
+  return {};
+}
+
+std::vector<std::string> comma_list(const std::string& text) {
+  std::vector<std::string> out;
+  for (const auto& p : split(text, ','))
+    if (!trim(p).empty()) out.push_back(trim(p));
+  return out;
+}
+
 std::string item_line(const data::Item& item, std::size_t description_chars) {
   std::string cats;
   for (const auto& c : item.categories) {

@@ -37,6 +37,13 @@ class ItemCatalog {
 // characters at a word boundary (+ "…"); 0 = uncut. The line an agent sees for a retrieved item.
 std::string item_line(const data::Item& item, std::size_t description_chars = 0);
 
+// The most specific category that says something: the deepest of item.categories that is not the root
+// (index 0, when there are several) and not in `generic` (e.g. "Games", "Restaurants"). "" when none.
+std::string main_category(const data::Item& item, const std::vector<std::string>& generic);
+
+// Comma-separated list → trimmed entries ("Video Games, Games" → {"Video Games", "Games"}).
+std::vector<std::string> comma_list(const std::string& text);
+
 // The lower-case words of a text after normalize_title (letters and digits only).
 std::vector<std::string> normalized_words(const std::string& text);
 

@@ -18,8 +18,9 @@ namespace ecpo::sim {
 using nlohmann::json;
 
 json to_json(const EcScore& e) {
-  json j{{"flexibility", e.flexibility}, {"coherence", e.coherence}, {"guidance", e.guidance},
-         {"score", e.score},             {"reason", e.reason},       {"rater", e.rater},
+  auto part = [](int v) { return v < 0 ? json(nullptr) : json(v); };  // a person may give only the score
+  json j{{"flexibility", part(e.flexibility)}, {"coherence", part(e.coherence)}, {"guidance", part(e.guidance)},
+         {"score", e.score},                    {"reason", e.reason},             {"rater", e.rater},
          {"consistent", e.consistent}};
   if (!e.extra.empty()) j["extra"] = e.extra;
   return j;
@@ -29,9 +30,10 @@ EcScore ec_from_json(const json& j, const std::string& where) {
   if (!j.is_object() || !j.contains("score") || !j["score"].is_number_integer())
     throw Error("EC record lacks an integer 'score'", where);
   EcScore e;
-  e.flexibility = j.value("flexibility", 0);
-  e.coherence = j.value("coherence", 0);
-  e.guidance = j.value("guidance", 0);
+  auto part = [&](const char* k) { return j.contains(k) && j[k].is_number_integer() ? j[k].get<int>() : -1; };
+  e.flexibility = part("flexibility");
+  e.coherence = part("coherence");
+  e.guidance = part("guidance");
   e.score = j["score"].get<int>();
   e.reason = j.value("reason", std::string());
   e.rater = j.value("rater", std::string("llm"));

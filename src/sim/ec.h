@@ -14,9 +14,9 @@
 namespace ecpo::sim {
 
 struct EcScore {
-  int flexibility = 0;  // 0..2
-  int coherence = 0;    // 0..2
-  int guidance = 0;     // 0..1
+  int flexibility = 0;  // 0..2 (-1: not given — a person's score; null in JSON)
+  int coherence = 0;    // 0..2 (-1: not given)
+  int guidance = 0;     // 0..1 (-1: not given)
   int score = 0;        // 0..5
   std::string reason;
   std::string rater = "llm";  // llm | heuristic | human

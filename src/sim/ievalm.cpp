@@ -72,7 +72,7 @@ class IevalmUser : public UserSimulator {
     return s;
   }
 
-  EcScore rate(const Dialogue& dialogue, int turn) override {
+  std::optional<EcScore> rate(const Dialogue& dialogue, int turn) override {
     llm::CallContextScope scope(at_turn(turn));
     Dialogue before(dialogue.begin(), dialogue.end() - 1);
     return rate_ec_llm(*roles_.rater, roles_.rater_params, task_.domain, before, dialogue.back());

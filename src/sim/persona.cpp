@@ -71,12 +71,6 @@ std::string persona_text(const Persona& p) {
 
 namespace {
 
-// The leaf category of an item (its last category that is not the domain root).
-std::string leaf_category(const data::Item& item) {
-  if (item.categories.empty()) return {};
-  return item.categories.back();
-}
-
 std::string attribute_text(const data::Item& item, const std::string& key) {
   if (key.empty() || !item.attributes.is_object() || !item.attributes.contains(key)) return {};
   const auto& v = item.attributes[key];
@@ -117,6 +111,7 @@ Persona build_persona_offline(const data::User& user, const ItemCatalog& catalog
   std::map<std::string, int> liked_cats, all_cats, creators, aspects;
   std::string creator_key = pb.has("creator_attribute") ? pb.first("creator_attribute") : "";
   auto aspect_words = pb.words("aspects");
+  auto generic = pb.has("generic_categories") ? comma_list(pb.first("generic_categories")) : std::vector<std::string>{};
   for (const auto& r : user.reviews) {
     rating_sum += r.rating;
     auto w = split(r.text, ' ');
@@ -126,7 +121,7 @@ Persona build_persona_offline(const data::User& user, const ItemCatalog& catalog
       if (std::find(aspect_words.begin(), aspect_words.end(), t) != aspect_words.end()) aspects[t]++;
     const data::Item* item = catalog.find(r.item_id);
     if (!item) continue;
-    std::string leaf = leaf_category(*item);
+    std::string leaf = main_category(*item, generic);
     if (!leaf.empty()) all_cats[leaf]++;
     if (r.rating >= 4) {
       if (!leaf.empty()) liked_cats[leaf]++;

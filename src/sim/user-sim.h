@@ -31,6 +31,9 @@ struct SimOptions {
   bool final_rating = true;      // D6: rate the last agent reply too (false reproduces the paper)
   bool extra_raters = false;     // the official recommendation and policy raters (2 more calls a turn)
   double leak_threshold = 0.90;  // fuzzy title match that counts as naming the target (D3)
+  // AILO: the EC call (and the recommendation rater) run while the policy is chosen — they read only the
+  // dialogue and the reply, never the user's reaction — so a turn waits for 2 calls instead of 3.
+  bool parallel_ec = true;
 };
 
 // What a simulator knows about its task.
@@ -69,8 +72,9 @@ class UserSimulator {
   // Rates the agent reply that ends `dialogue` (turn `turn`), then picks the next policy and utterance
   // (tagged turn + 1). Throws llm::ChatError when a role fails for good.
   virtual UserStep respond(const Dialogue& dialogue, int turn) = 0;
-  // Only the EC of the reply that ends `dialogue` (the final rating, D6).
-  virtual EcScore rate(const Dialogue& dialogue, int turn) = 0;
+  // Only the EC of the reply that ends `dialogue` (the final rating, D6); nullopt when the user gives none
+  // (a person who skips scoring).
+  virtual std::optional<EcScore> rate(const Dialogue& dialogue, int turn) = 0;
 };
 
 // "agenda", "ailo", "ailo-fused", "ievalm".

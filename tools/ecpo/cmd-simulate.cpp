@@ -43,7 +43,7 @@ void register_simulate_commands(CLI::App& app) {
   sim->add_option("--cache", *cache, "LLM response cache file (default from the roles file)");
   sim->add_flag("--no-cache", o->no_cache, "do not use the LLM response cache");
   sim->add_option("settings", o->overrides,
-                  "key=value: sim.final_rating, sim.extra_raters, sim.leak_threshold, agent.prompt "
+                  "key=value: sim.final_rating, sim.extra_raters, sim.leak_threshold, sim.parallel_ec, agent.prompt "
                   "(zero-shot|few-shot|compact), agent.max_search_chain, agent.description_chars, roles.<role>.<key>");
   auto run_dir = std::make_shared<std::string>();
   auto* exp = sim->add_subcommand("export", "rebuild trajectories.jsonl and metrics.json from RUNDIR/run.db");

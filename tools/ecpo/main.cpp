@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   ecpo::cli::register_serve_commands(app);
   ecpo::cli::register_simulate_commands(app);
   ecpo::cli::register_persona_commands(app);
+  ecpo::cli::register_chat_commands(app);
   ecpo::cli::register_sgpt_commands(app);
   ecpo::cli::register_rewrite_commands(app);
   ecpo::cli::register_pairs_commands(app);
