@@ -144,7 +144,7 @@ class HeuristicRewriter : public Rewriter {
     std::string text;
     if (c.action && c.action->type == agent::ActionType::search) {
       text = "Search[" + narrow_query(c) + "]";
-      did.push_back("narrowed the search to the user's content words (coherence)");
+      did.push_back("narrowed the search to the user's latest constraints (coherence)");
     } else {
       std::string arg = c.action ? c.action->argument : c.original;
       const std::string last_user = sim::last_utterance(c.dialogue, "user");
@@ -204,7 +204,8 @@ class HeuristicRewriter : public Rewriter {
   }
 
   // A limited edit of a Search: the sentences of its keywords that hold no content word ("Thanks, but that
-  // isn't the one.") and repeated sentences are dropped, so the query keeps the user's constraints.
+  // isn't the one.") and repeated sentences are dropped, so the query keeps the user's constraints; a
+  // keyword query without such sentences keeps the words of the user's two latest messages.
   std::string narrow_query(const Candidate& c) const {
     std::vector<std::string> kept;
     std::set<std::string> seen;
@@ -223,8 +224,20 @@ class HeuristicRewriter : public Rewriter {
       if (ch == '.' || ch == '!' || ch == '?') flush();
     }
     flush();
-    if (kept.empty()) return c.action->argument;
-    return join(kept, " ");
+    std::string narrowed = kept.empty() ? c.action->argument : join(kept, " ");
+    if (collapse_whitespace(narrowed) != collapse_whitespace(c.action->argument)) return narrowed;
+    // A keyword query (no filler sentences): keep the words of the user's two latest messages.
+    std::set<std::string> recent;
+    int n = 0;
+    for (auto it = c.dialogue.rbegin(); it != c.dialogue.rend() && n < 2; ++it)
+      if (it->speaker == "user") {
+        for (auto& w : sim::normalized_words(it->text)) recent.insert(w);
+        n++;
+      }
+    std::vector<std::string> focus;
+    for (const auto& w : split(collapse_whitespace(c.action->argument), ' '))
+      if (recent.count(normalize_title(w))) focus.push_back(w);
+    return focus.empty() ? c.action->argument : join(focus, " ");
   }
 
   // Up to two retrieved titles the dialogue has not named yet (this turn's results first), quoted.

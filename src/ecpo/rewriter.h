@@ -5,7 +5,7 @@
 //              actions) or rewriter-reply.txt (free-text replies); structured output {reason, refinement}
 //   heuristic  no model: rule-based edits addressing the EC deductions (restate the user's constraint for
 //              coherence, name concrete options for flexibility, add a clarifying question for guidance;
-//              a Search is narrowed to the user's content words), wording from rewriter-heuristic.txt
+//              a Search is narrowed to the user's constraints), wording from rewriter-heuristic.txt
 // The driver (rewrite.h) validates whatever comes back; a rewriter never judges its own output.
 #pragma once
 #include <memory>
