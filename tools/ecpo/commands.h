@@ -21,5 +21,6 @@ void register_rewrite_commands(CLI::App& app);    // rewrite                    
 void register_pairs_commands(CLI::App& app);      // pairs export                      (cmd-pairs.cpp)
 void register_judge_commands(CLI::App& app);      // judge                             (cmd-judge.cpp)
 void register_report_commands(CLI::App& app);     // report                            (cmd-report.cpp)
+void register_mtpo_commands(CLI::App& app);       // mtpo                              (cmd-mtpo.cpp)
 
 }  // namespace ecpo::cli

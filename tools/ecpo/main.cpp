@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
   ecpo::cli::register_pairs_commands(app);
   ecpo::cli::register_judge_commands(app);
   ecpo::cli::register_report_commands(app);
+  ecpo::cli::register_mtpo_commands(app);
 
   try {
     app.parse(argc, argv);
