@@ -141,5 +141,51 @@ TEST(Chain, FakeServerRolesAreCountedCallForCall) {
   server.stop();
 }
 
+TEST(Chain, TreeWithAnLlmAgentSamplesTheBranchCallOnTheFakeServer) {
+  // An ActCRS agent on the fake server (a constant action) with the offline agenda user: the samples of a
+  // branch call all read the same, so the rollouts replay the source and every branch point is skipped (equal
+  // values), but every rollout runs and its calls are counted.
+  llm::FakeServerOptions so;
+  so.script.rules = {{"observations and your actions", json("Ask[What do you like to read?]")}};
+  llm::FakeServer server(so);
+  server.start();
+  TempDir tmp;
+  const fs::path roles = write_text(
+      tmp / "roles.yaml", "defaults:\n  backend: openai\n  base_url: " + server.base_url() +
+                              "\n  api_key_env: \"\"\n  timeout_ms: 10000\n  retry: {max_attempts: 2, base_ms: 1, max_ms: 5, jitter: 0}\n"
+                              "roles:\n  agent: {model: fake-model, params: {temperature: 0.0, max_tokens: 64}}\n"
+                              "cache: {enabled: false}\n");
+  const Sample& sm = book_sample();
+  episode::SimulateOptions o;
+  o.tasks = sm.tasks;
+  o.split = "train";
+  o.index = sm.index;
+  o.agent = "actcrs";
+  o.user = "agenda";
+  o.roles = roles;
+  o.limit = 4;
+  o.concurrency = 2;
+  o.out = tmp / "run";
+  episode::simulate(o);
+  mtpo::MtpoOptions mo;
+  mo.method = "tree-dpo";
+  mo.run = o.out;
+  mo.out = tmp / "tree";
+  mo.k = 3;
+  mo.depth = 2;
+  auto r0 = server.stats().chat_requests;
+  mtpo::MtpoSummary s = mtpo::run_mtpo(mo);
+  const auto& rep = s.report;
+  EXPECT_EQ(rep["sampling"].get<std::string>().rfind("llm temperature", 0), 0u);
+  EXPECT_EQ(rep["rollouts"], 2 * rep["branch_points"].get<std::size_t>());
+  EXPECT_EQ(rep["skipped"]["equal_values"], rep["branch_points"]) << rep["skipped"].dump();
+  EXPECT_EQ(rep["pairs"], 0);
+  EXPECT_EQ(rep["prefix_divergent_rollouts"], 0);
+  EXPECT_EQ(s.cost["method_cost"]["llm_calls"], server.stats().chat_requests - r0);
+  EXPECT_GT(s.cost["method_cost"]["llm_calls"].get<std::size_t>(), 0u);
+  EXPECT_TRUE(s.cost["llm_calls_per_pair"].is_null()) << "no pair: no per-pair figure";
+  server.stop();
+}
+
 }  // namespace
 }  // namespace ecpo::test
