@@ -77,6 +77,17 @@ std::size_t episode_role_calls(const json& e) {
   return n;
 }
 
+json load_run_config(const fs::path& dir) {
+  json c;
+  if (fs::exists(dir / "run.db")) {
+    episode::RunStore store(dir);
+    if (auto cfg = store.meta("config")) c = json::parse(*cfg);
+  }
+  if (c.empty() && fs::exists(dir / "config.yaml")) c = Config::load(dir / "config.yaml").root();
+  if (c.empty()) throw Error("run has no configuration (run.db meta 'config' or config.yaml)", dir.string(), kOlderHint);
+  return c;
+}
+
 RunData load_run(const fs::path& dir) {
   RunData r;
   r.dir = dir;

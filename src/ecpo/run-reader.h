@@ -29,6 +29,9 @@ struct RunData {
 // stages need (older format: the hint says how to re-export or re-run).
 RunData load_run(const std::filesystem::path& run_dir);
 
+// Only the run's resolved config (run.db meta 'config', else config.yaml); throws ecpo::Error when absent.
+nlohmann::json load_run_config(const std::filesystem::path& run_dir);
+
 // The roles of a run that no LLM played, from its config ("models") and its turns' EC raters.
 std::vector<std::string> run_heuristic_roles(const nlohmann::json& config, const std::vector<nlohmann::json>& episodes);
 

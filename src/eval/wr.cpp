@@ -299,7 +299,7 @@ JudgeSummary judge_command(const JudgeOptions& o) {
       const fs::path rep = fs::absolute(o.pairs).parent_path() / "rewrite-report.json";
       if (fs::exists(rep)) {
         json r = read_json_file(rep);
-        if (r.contains("run")) domain = pref::load_run(r["run"].get<std::string>()).domain;
+        if (r.contains("run")) domain = pref::load_run_config(r["run"].get<std::string>()).value("domain", std::string());
       }
     }
     if (domain.empty()) throw Error("cannot tell the pairs' domain", o.pairs.string(), "pass --domain book|game|yelp");
