@@ -293,14 +293,15 @@ JudgeSummary judge_command(const JudgeOptions& o) {
   std::optional<pref::RunData> ra, rb;
   std::vector<pref::Pair> pairs;
   std::string domain = o.domain;
+  std::vector<std::string> source_heuristic;  // pairs mode: the roles of the run and rewrite behind the pairs
   if (pairs_mode) {
     pairs = pref::read_pairs(o.pairs);
-    if (domain.empty()) {
-      const fs::path rep = fs::absolute(o.pairs).parent_path() / "rewrite-report.json";
-      if (fs::exists(rep)) {
-        json r = read_json_file(rep);
-        if (r.contains("run")) domain = pref::load_run_config(r["run"].get<std::string>()).value("domain", std::string());
-      }
+    const fs::path rep = fs::absolute(o.pairs).parent_path() / "rewrite-report.json";
+    if (fs::exists(rep)) {
+      json r = read_json_file(rep);
+      source_heuristic = r.value("heuristic_roles", std::vector<std::string>{});
+      if (domain.empty() && r.contains("run"))
+        domain = pref::load_run_config(r["run"].get<std::string>()).value("domain", std::string());
     }
     if (domain.empty()) throw Error("cannot tell the pairs' domain", o.pairs.string(), "pass --domain book|game|yelp");
   } else {
@@ -327,6 +328,9 @@ JudgeSummary judge_command(const JudgeOptions& o) {
   if (pairs_mode) {
     s.result = judge_pairs(pairs, domain, *judge, o.concurrency, o.retries);
     s.result["pairs_file"] = fs::absolute(o.pairs).lexically_normal().string();
+    std::vector<std::string> h = source_heuristic;
+    pref::add_heuristic_roles(h, s.result["heuristic_roles"].get<std::vector<std::string>>());
+    s.result["heuristic_roles"] = h;
     s.file = o.out / "pairs-judge.json";
   } else {
     s.result = judge_runs(*ra, *rb, *judge, o.concurrency, o.retries);
