@@ -29,7 +29,7 @@ std::vector<std::string> agent_prompt_names(const std::string& kind, const std::
   if (kind == "chatrec") return {"chatrec-system", "chatrec"};
   if (kind == "macrs")
     return {"macrs-reflect-info", "macrs-reflect-strategy", "macrs-planner", "macrs-query", "macrs-recommend",
-            "macrs-ask", "macrs-chat"};
+            "macrs-ask", "macrs-chat", "macrs-texts"};
   return {};
 }
 

@@ -7,6 +7,7 @@
 
 #include "agent/agents.h"
 #include "llm/structured-output.h"
+#include "sim/phrase-book.h"
 #include "sim/prompt-template.h"
 #include "util/error.h"
 #include "util/text.h"
@@ -81,14 +82,16 @@ class MacrsAgent : public Agent {
   }
 
  private:
-  std::string profile_text() const { return profile_.empty() ? "(nothing known yet)" : profile_; }
+  const sim::PhraseBook& texts() const { return sim::PhraseBook::load("agent", deps_.domain, "macrs-texts"); }
+  std::string profile_text() const { return profile_.empty() ? texts().first("no_profile") : profile_; }
   std::string suggestion(const char* key) const {
-    return suggestions_.contains(key) ? suggestions_[key].get<std::string>() : std::string("(none yet)");
+    return suggestions_.contains(key) ? suggestions_[key].get<std::string>() : texts().first("no_suggestion");
   }
   std::string suggestion_text() const {
-    if (suggestions_.empty()) return "(none yet)";
-    return "ASKING: " + suggestion("asking") + "\nRECOMMENDING: " + suggestion("recommending") +
-           "\nCHIT_CHAT: " + suggestion("chit_chat");
+    if (suggestions_.empty()) return texts().first("no_suggestion");
+    return sim::fill_phrase(texts().first("suggestions"), {{"asking", suggestion("asking")},
+                                                          {"recommending", suggestion("recommending")},
+                                                          {"chit_chat", suggestion("chit_chat")}});
   }
 
   json structured(AgentTurn& turn, const char* kind, const char* prompt, const sim::TemplateVars& vars,

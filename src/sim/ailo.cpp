@@ -161,8 +161,8 @@ class AiloUser : public UserSimulator {
  private:
   std::string language() const {
     const auto& l = task_.persona->language;
-    return "Information density: " + l.information_density + "\nExpression style: " + l.expression_style +
-           "\nTone: " + l.tone;
+    return render_domain_prompt("sim", task_.domain, "language",
+                                {{"density", l.information_density}, {"style", l.expression_style}, {"tone", l.tone}});
   }
 
   // A structured call; a role without its own seed samples with the episode's seed, so a sampled user is

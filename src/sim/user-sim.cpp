@@ -26,7 +26,7 @@ bool user_simulator_needs_persona(const std::string& kind) {
 
 std::vector<std::string> user_prompt_names(const std::string& kind, const SimOptions& options) {
   if (kind == "agenda") return {"agenda", "ec-heuristic"};
-  std::vector<std::string> n = {"ec-rater", "leak-retry", "leak-fallback"};
+  std::vector<std::string> n = {"ec-rater", "leak-retry", "leak-fallback", "language"};
   if (kind == "ailo" || kind == "ailo-fused") {
     for (const char* p : {"ailo-opener", "ailo-policy", "ailo-response-clarify", "ailo-response-feedback",
                           "ailo-response-end", "ailo-fused"})
