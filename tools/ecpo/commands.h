@@ -16,5 +16,11 @@ void register_serve_commands(CLI::App& app);      // serve                      
 void register_simulate_commands(CLI::App& app);   // simulate, simulate export         (cmd-simulate.cpp)
 void register_persona_commands(CLI::App& app);    // persona build, persona diversity  (cmd-persona.cpp)
 void register_chat_commands(CLI::App& app);       // chat                              (cmd-chat.cpp)
+void register_sgpt_commands(CLI::App& app);       // sgpt                              (cmd-sgpt.cpp)
+void register_rewrite_commands(CLI::App& app);    // rewrite                           (cmd-rewrite.cpp)
+void register_pairs_commands(CLI::App& app);      // pairs export                      (cmd-pairs.cpp)
+void register_judge_commands(CLI::App& app);      // judge                             (cmd-judge.cpp)
+void register_report_commands(CLI::App& app);     // report                            (cmd-report.cpp)
+void register_mtpo_commands(CLI::App& app);       // mtpo                              (cmd-mtpo.cpp)
 
 }  // namespace ecpo::cli
