@@ -256,3 +256,40 @@ TEST(Tasks, CorruptUsersFileNamesFileAndLine) {
   }
   EXPECT_FALSE(std::filesystem::exists(out / "tasks_train.jsonl"));
 }
+
+TEST(Tasks, FailureAfterSpillingLeavesNothingBehind) {
+  // The frozen synthetic Books data imported, then a users.jsonl whose last line lacks `reviews`: with 4 KiB
+  // buffers the builder has spilled many runs by then. The error names file:line and no output folder (nor
+  // spill folder under --tmp) remains.
+  ecpo::test::TempDir dir;
+  ImportOptions io;
+  io.source = "amazon2023";
+  io.reviews = {data_asset("frozen_synth/book/Books.jsonl.gz")};
+  io.meta = {data_asset("frozen_synth/book/meta_Books.jsonl.gz")};
+  io.out = dir / "data";
+  import_raw(io);
+  std::string users = ecpo::read_file(dir / "data" / "users.jsonl");
+  ecpo::write_file_atomic(dir / "data" / "users.jsonl", users + "{\"user_id\": \"Z\", \"reviews\": [{\"rating\": 5}]}\n");
+  TaskBuildOptions o;
+  o.data = dir / "data";
+  o.out = dir / "tasks";
+  o.tmp = dir / "scratch";
+  o.memory = 4u << 10;
+  o.fan_in = 3;
+  try {
+    build_tasks(o);
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("users.jsonl:61"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("lacks field 'item_id'"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "tasks"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / "scratch"), {}), 0);
+  // Without the bad line the same settings succeed, and the spill folder is gone afterwards too.
+  ecpo::write_file_atomic(dir / "data" / "users.jsonl", users);
+  o.min_reviews = 1;
+  o.max_reviews = 1000;
+  TaskBuildStats s = build_tasks(o);
+  EXPECT_GT(s.sort_runs, 50u);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / "scratch"), {}), 0);
+}
