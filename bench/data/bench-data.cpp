@@ -1,0 +1,239 @@
+// Data-stage throughput and memory at scale (issue #15): for each size (default 1,000,000 reviews) it
+// synthesises Amazon-2023 Books data (`data synth`, reused when present) and a gzip copy, then runs each stage
+// in its own forked child (so ru_maxrss is that stage's peak): the parse-only baselines (every line validated
+// by nlohmann's SAX acceptor; and every line parsed into a DOM), `data import` (plain and gzip) and
+// `tasks build` through the library, and the same two through the ecpo binary (its peak RSS includes the
+// program's own floor, measured by `ecpo --version`). Prints one table per size; "vs parse" is the parse-only
+// (SAX) CPU time over the stage's CPU time, i.e. the stage's throughput as a fraction of the baseline's.
+// Usage: bench_data [--reviews N[,N...]] [--dir DIR] [--no-cli] [--clean]
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "data/import.h"
+#include "data/synth.h"
+#include "data/tasks.h"
+#include "util/jsonl.h"
+#include "util/table.h"
+#include "util/text.h"
+
+#ifndef ECPO_BIN
+#define ECPO_BIN ""
+#endif
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct StageResult {
+  double wall = 0, cpu = 0, peak_mb = 0;  // cpu: user + system of the child (stable on a shared machine)
+};
+
+StageResult finish_child(pid_t pid, double wall) {
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "a benchmark stage failed\n");
+    std::exit(1);
+  }
+  StageResult r;
+  r.wall = wall;
+  r.peak_mb = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  r.cpu = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+  return r;
+}
+
+// Runs fn in a child process.
+StageResult run_stage(const std::function<void()>& fn) {
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "stage failed: %s\n", e.what());
+      _exit(1);
+    }
+    _exit(0);
+  }
+  StageResult r = finish_child(pid, 0);
+  r.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+// Runs the ecpo binary with `args` (stdout/stderr to /dev/null).
+StageResult run_binary(const std::vector<std::string>& args) {
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t pid = fork();
+  if (pid == 0) {
+    std::vector<char*> argv{const_cast<char*>(ECPO_BIN)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    if (!std::freopen("/dev/null", "w", stdout) || !std::freopen("/dev/null", "w", stderr)) _exit(3);
+    execv(ECPO_BIN, argv.data());
+    _exit(4);
+  }
+  StageResult r = finish_child(pid, 0);
+  r.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+std::string fmt(double v, int prec = 2) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.*f", prec, v);
+  return b;
+}
+
+void validate_lines(const std::vector<fs::path>& files) {
+  std::string line;
+  std::size_t ok = 0;
+  for (const auto& p : files) {
+    ecpo::LineReader r(p);
+    while (r.next(line)) ok += ecpo::json::accept(line);
+  }
+  if (ok == 0) std::abort();
+}
+
+void dom_lines(const std::vector<fs::path>& files) {
+  ecpo::json v;
+  std::size_t n = 0;
+  for (const auto& p : files) {
+    ecpo::JsonlReader r(p);
+    while (r.next(v)) n += v.size();
+  }
+  if (n == 0) std::abort();
+}
+
+std::uint64_t bytes_of(const std::vector<fs::path>& files) {
+  std::uint64_t n = 0;
+  for (const auto& f : files) n += fs::file_size(f);
+  return n;
+}
+
+void bench_size(std::size_t target, const fs::path& root, bool cli, bool clean) {
+  const fs::path dir = root / ("reviews-" + std::to_string(target));
+  fs::create_directories(dir);
+  ecpo::data::SynthOptions so;
+  so.domain = "book";
+  so.reviews_per_user = 30;
+  so.users = static_cast<std::size_t>(static_cast<double>(target) / 29.5) + 1;  // 4/5 users have 30, 1/5 ~27.5
+  so.seed = 1;
+  so.out = dir / "raw";
+  const fs::path reviews = so.out / "Books.jsonl", meta = so.out / "meta_Books.jsonl";
+  if (!fs::exists(meta)) {
+    std::fprintf(stderr, "synthesising %zu users into %s ...\n", so.users, so.out.c_str());
+    run_stage([&] { ecpo::data::synthesize(so); });
+  }
+  const fs::path reviews_gz = reviews.string() + ".gz", meta_gz = meta.string() + ".gz";
+  if (!fs::exists(meta_gz)) {
+    std::fprintf(stderr, "gzipping ...\n");
+    const std::string cmd = "gzip -6 -k -f '" + reviews.string() + "' '" + meta.string() + "'";
+    if (std::system(cmd.c_str()) != 0) std::exit(1);
+  }
+  std::size_t n_reviews = 0;
+  {
+    ecpo::LineReader r(reviews);
+    std::string line;
+    while (r.next(line)) ++n_reviews;
+  }
+  const std::vector<fs::path> raw{reviews, meta}, raw_gz{reviews_gz, meta_gz};
+  const double raw_mb = static_cast<double>(bytes_of(raw)) / 1e6, gz_mb = static_cast<double>(bytes_of(raw_gz)) / 1e6;
+  auto import_opts = [&](bool gz, const fs::path& out) {
+    ecpo::data::ImportOptions o;
+    o.source = "amazon2023";
+    o.reviews = {gz ? reviews_gz : reviews};
+    o.meta = {gz ? meta_gz : meta};
+    o.out = out;
+    return o;
+  };
+
+  std::fprintf(stderr, "running stages on %zu reviews ...\n", n_reviews);
+  StageResult parse = run_stage([&] { validate_lines(raw); });
+  StageResult dom = run_stage([&] { dom_lines(raw); });
+  StageResult imp = run_stage([&] { ecpo::data::import_raw(import_opts(false, dir / "imported")); });
+  StageResult parse_gz = run_stage([&] { validate_lines(raw_gz); });
+  StageResult imp_gz = run_stage([&] { ecpo::data::import_raw(import_opts(true, dir / "imported-gz")); });
+  const std::vector<fs::path> imported{dir / "imported" / "users.jsonl", dir / "imported" / "items.jsonl"};
+  const double imported_mb = static_cast<double>(bytes_of(imported)) / 1e6;
+  StageResult tparse = run_stage([&] { validate_lines(imported); });
+  StageResult tdom = run_stage([&] { dom_lines(imported); });
+  ecpo::data::TaskBuildOptions to;
+  to.data = dir / "imported";
+  to.out = dir / "tasks";
+  StageResult tasks = run_stage([&] { ecpo::data::build_tasks(to); });
+  StageResult floor, cli_imp, cli_tasks;
+  if (cli && std::string(ECPO_BIN).size()) {
+    floor = run_binary({"--version"});
+    cli_imp = run_binary({"data", "import", "--source", "amazon2023", "--reviews", reviews.string(), "--meta",
+                          meta.string(), "--out", (dir / "imported-cli").string()});
+    cli_tasks = run_binary({"tasks", "build", "--data", (dir / "imported").string(), "--out", (dir / "tasks-cli").string()});
+  }
+
+  ecpo::Table t({"stage", "input", "MB in", "wall s", "CPU s", "MB/s (CPU)", "peak RSS MB", "vs parse (SAX)",
+                 "vs parse (DOM)"});
+  auto row = [&](const std::string& name, const std::string& input, double mb, const StageResult& r,
+                 const StageResult& base_sax, const StageResult& base_dom) {
+    t.row({name, input, fmt(mb, 1), fmt(r.wall), fmt(r.cpu), fmt(mb / r.cpu, 1), fmt(r.peak_mb, 1),
+           fmt(base_sax.cpu / r.cpu) + "x", fmt(base_dom.cpu / r.cpu) + "x"});
+  };
+  const std::string in_raw = std::to_string(n_reviews) + " reviews raw";
+  const std::string in_gz = std::to_string(n_reviews) + " reviews .gz (" + fmt(gz_mb, 0) + " MB)";
+  const std::string in_imp = "users.jsonl + items.jsonl";
+  row("parse-only: SAX validate (baseline)", in_raw, raw_mb, parse, parse, dom);
+  row("parse-only: DOM", in_raw, raw_mb, dom, parse, dom);
+  row("data import", in_raw, raw_mb, imp, parse, dom);
+  row("parse-only: SAX validate", in_gz, raw_mb, parse_gz, parse_gz, dom);
+  row("data import", in_gz, raw_mb, imp_gz, parse_gz, dom);
+  row("parse-only: SAX validate (baseline)", in_imp, imported_mb, tparse, tparse, tdom);
+  row("parse-only: DOM", in_imp, imported_mb, tdom, tparse, tdom);
+  row("tasks build", in_imp, imported_mb, tasks, tparse, tdom);
+  if (floor.cpu > 0) {
+    t.row({"ecpo --version (program floor)", "-", "-", fmt(floor.wall), fmt(floor.cpu), "-", fmt(floor.peak_mb, 1), "-", "-"});
+    row("ecpo data import (CLI)", in_raw, raw_mb, cli_imp, parse, dom);
+    row("ecpo tasks build (CLI)", in_imp, imported_mb, cli_tasks, tparse, tdom);
+  }
+  std::cout << "\n" << n_reviews << " reviews (" << so.users << " users), files in " << dir.string() << "\n";
+  t.print(std::cout);
+  if (clean) fs::remove_all(dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::size_t> sizes{1000000};
+  fs::path dir = fs::temp_directory_path() / "ecpo-bench-data";
+  bool cli = true, clean = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--reviews" && i + 1 < argc) {
+      sizes.clear();
+      for (const auto& s : ecpo::split(argv[++i], ',')) sizes.push_back(std::stoull(s));
+    } else if (a == "--dir" && i + 1 < argc) {
+      dir = argv[++i];
+    } else if (a == "--no-cli") {
+      cli = false;
+    } else if (a == "--clean") {
+      clean = true;
+    } else {
+      std::fprintf(stderr, "usage: bench_data [--reviews N[,N...]] [--dir DIR] [--no-cli] [--clean]\n");
+      return 2;
+    }
+  }
+  for (std::size_t n : sizes) bench_size(n, dir, cli, clean);
+  std::cout << "\nEach stage runs in its own child process (peak RSS is its own). MB in: uncompressed input bytes; "
+               "MB/s and the ratios use CPU time (user + system), wall time is shown too (the machine may be shared). "
+               "Library stages exclude the ecpo binary's floor; the CLI rows include it.\n";
+  return 0;
+}
