@@ -1,7 +1,8 @@
 // Data-stage throughput and memory at scale (issue #15): for each size (default 1,000,000 reviews) it
 // synthesises Amazon-2023 Books data (`data synth`, reused when present) and a gzip copy, then runs each stage
 // in its own forked child (so ru_maxrss is that stage's peak): the parse-only baselines (every line validated
-// by nlohmann's SAX acceptor; and every line parsed into a DOM), `data import` (plain and gzip) and
+// by nlohmann's SAX acceptor; every line parsed into a DOM; and, for reference, the fast-json validator the
+// stages themselves use), `data import` (plain and gzip) and
 // `tasks build` through the library, and the same two through the ecpo binary (its peak RSS includes the
 // program's own floor, measured by `ecpo --version`). Prints one table per size; "vs parse" is the parse-only
 // (SAX) CPU time over the stage's CPU time, i.e. the stage's throughput as a fraction of the baseline's.
@@ -20,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "data/fast-json.h"
 #include "data/import.h"
 #include "data/synth.h"
 #include "data/tasks.h"
@@ -106,6 +108,35 @@ void validate_lines(const std::vector<fs::path>& files) {
   if (ok == 0) std::abort();
 }
 
+// The project's fast JSON path (data/fast-json.h) with a do-nothing handler: validation at its speed.
+class NullSax : public nlohmann::json_sax<ecpo::json> {
+ public:
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+};
+
+void fast_validate_lines(const std::vector<fs::path>& files) {
+  std::string line;
+  std::size_t ok = 0;
+  NullSax sax;
+  for (const auto& p : files) {
+    ecpo::LineReader r(p);
+    while (r.next(line)) ok += ecpo::data::fast_sax_parse(line, sax);
+  }
+  if (ok == 0) std::abort();
+}
+
 void dom_lines(const std::vector<fs::path>& files) {
   ecpo::json v;
   std::size_t n = 0;
@@ -162,6 +193,7 @@ void bench_size(std::size_t target, const fs::path& root, bool cli, bool clean) 
   std::fprintf(stderr, "running stages on %zu reviews ...\n", n_reviews);
   StageResult parse = run_stage([&] { validate_lines(raw); });
   StageResult dom = run_stage([&] { dom_lines(raw); });
+  StageResult fastp = run_stage([&] { fast_validate_lines(raw); });
   StageResult imp = run_stage([&] { ecpo::data::import_raw(import_opts(false, dir / "imported")); });
   StageResult parse_gz = run_stage([&] { validate_lines(raw_gz); });
   StageResult imp_gz = run_stage([&] { ecpo::data::import_raw(import_opts(true, dir / "imported-gz")); });
@@ -169,6 +201,7 @@ void bench_size(std::size_t target, const fs::path& root, bool cli, bool clean) 
   const double imported_mb = static_cast<double>(bytes_of(imported)) / 1e6;
   StageResult tparse = run_stage([&] { validate_lines(imported); });
   StageResult tdom = run_stage([&] { dom_lines(imported); });
+  StageResult tfast = run_stage([&] { fast_validate_lines(imported); });
   ecpo::data::TaskBuildOptions to;
   to.data = dir / "imported";
   to.out = dir / "tasks";
@@ -193,11 +226,13 @@ void bench_size(std::size_t target, const fs::path& root, bool cli, bool clean) 
   const std::string in_imp = "users.jsonl + items.jsonl";
   row("parse-only: SAX validate (baseline)", in_raw, raw_mb, parse, parse, dom);
   row("parse-only: DOM", in_raw, raw_mb, dom, parse, dom);
+  row("parse-only: fast-json validate", in_raw, raw_mb, fastp, parse, dom);
   row("data import", in_raw, raw_mb, imp, parse, dom);
   row("parse-only: SAX validate", in_gz, raw_mb, parse_gz, parse_gz, dom);
   row("data import", in_gz, raw_mb, imp_gz, parse_gz, dom);
   row("parse-only: SAX validate (baseline)", in_imp, imported_mb, tparse, tparse, tdom);
   row("parse-only: DOM", in_imp, imported_mb, tdom, tparse, tdom);
+  row("parse-only: fast-json validate", in_imp, imported_mb, tfast, tparse, tdom);
   row("tasks build", in_imp, imported_mb, tasks, tparse, tdom);
   if (floor.cpu > 0) {
     t.row({"ecpo --version (program floor)", "-", "-", fmt(floor.wall), fmt(floor.cpu), "-", fmt(floor.peak_mb, 1), "-", "-"});

@@ -19,6 +19,7 @@
 
 #include "data/bloom-filter.h"
 #include "data/external-sort.h"
+#include "data/fast-json.h"
 #include "data/raw-fields.h"
 #include "data/review-fields.h"
 #include "data/types.h"
@@ -256,7 +257,7 @@ ImportStats import_raw(const ImportOptions& o) {
         continue;
       }
       if (!reviewed.maybe_contains(id)) continue;
-      v = json::parse(line);  // valid: checked above
+      if (!fast_parse_dom(line, v)) v = json::parse(line);  // valid: checked above
       key.clear();
       KeyWriter(key).str(id);
       meta_rows.add(key, to_json(amazon ? amazon_item(v, id, domain) : yelp_item(v, id, domain))

@@ -1,6 +1,7 @@
 // Readers for items/users/tasks JSONL (see records-io.h).
 #include "data/records-io.h"
 
+#include "data/fast-json.h"
 #include "util/error.h"
 #include "util/jsonl.h"
 
@@ -29,7 +30,9 @@ void for_each_user(const std::filesystem::path& path, const std::function<void(U
 }
 
 json parse_record_line(std::string_view line, const std::string& where) {
-  json v = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  json v;
+  if (fast_parse_dom(line, v)) return v;
+  v = json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (!v.is_discarded()) return v;
   std::string detail;  // the parser's own words, as JsonlReader reports them
   try {

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/fast-json.h"
 #include "data/records-io.h"
 #include "util/error.h"
 #include "util/json-text.h"
@@ -151,6 +152,12 @@ class UserSax : public nlohmann::json_sax<json> {
 
 bool parse_user_line_fast(std::string_view line, User& out) {
   out.user_id.clear();
+  out.reviews.clear();
+  {
+    UserSax fast(out);
+    if (fast_sax_parse(line, fast)) return fast.ok();
+  }
+  out.user_id.clear();  // not sure (or an odd row): nlohmann's parser decides
   out.reviews.clear();
   UserSax sax(out);
   const bool parsed = json::sax_parse(line.begin(), line.end(), &sax, nlohmann::detail::input_format_t::json, true);
