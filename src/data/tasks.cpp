@@ -15,6 +15,7 @@
 #include "data/tasks.h"
 
 #include <algorithm>
+#include <optional>
 #include <unordered_set>
 
 #include <nlohmann/json.hpp>
@@ -24,7 +25,7 @@
 #include "data/records-io.h"
 #include "data/rng.h"
 #include "data/types.h"
-#include "data/user-line.h"
+#include "data/record-line.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/json-text.h"
@@ -77,28 +78,55 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
   TaskBuildStats st;
   std::string line, key, payload, scratch;
 
-  // A. Users: selection, rows, item references.
+  // A. Users: selection, rows, item references. users.jsonl is written straight through while the input
+  // comes sorted by user id (as `data import` writes it); at the first user out of order the rows so far
+  // are read again into the sort U, which then takes them all.
   ExternalSorter user_rows(spill, "users", budget(m / 4));
   ExternalSorter refs(spill, "refs", budget(m / 4));
   BloomFilter reviewed(m / 16);
+  std::optional<JsonlWriter> users_out(std::in_place, o.out / "users.jsonl");
   {
-    LineReader r(users_path);
-    User u;
-    std::string row;
-    while (r.next(line)) {
-      if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      read_user_line(line, error_location(users_path.string(), r.line_number()), u);
-      ++st.users_read;
-      const std::size_t n = u.reviews.size();
-      if (n < o.min_reviews || n > o.max_reviews) continue;
-      const std::uint64_t ord = st.users_selected++;
+    std::string row, last_user_key;
+    auto selected = [&](User& u) {
+      if (u.reviews.size() < o.min_reviews || u.reviews.size() > o.max_reviews) return false;
       std::stable_sort(u.reviews.begin(), u.reviews.end(),
                        [](const Review& a, const Review& b) { return a.timestamp < b.timestamp; });
       row.clear();
       append_user_json(row, u);
       key.clear();
       KeyWriter(key).str(u.user_id);
-      user_rows.add(key, row);
+      return true;
+    };
+    auto sort_rows_before = [&](std::uint64_t stop_line) {
+      LineReader again(users_path);
+      User u;
+      while (again.next(line) && again.line_number() < stop_line) {
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
+        read_user_line(line, error_location(users_path.string(), again.line_number()), u);
+        if (selected(u)) user_rows.add(key, row);
+      }
+    };
+    LineReader r(users_path);
+    User u;
+    while (r.next(line)) {
+      if (line.find_first_not_of(" \t") == std::string::npos) continue;
+      read_user_line(line, error_location(users_path.string(), r.line_number()), u);
+      ++st.users_read;
+      if (!selected(u)) continue;
+      const std::uint64_t ord = st.users_selected++;
+      if (users_out && key < last_user_key) {
+        users_out.reset();  // removes its temp file
+        const std::string this_key = key, this_row = row, this_line = line;
+        sort_rows_before(r.line_number());
+        key = this_key, row = this_row, line = this_line;
+      }
+      if (users_out) {
+        users_out->write_line(row);
+        last_user_key = key;
+      } else {
+        user_rows.add(key, row);
+      }
+      const std::size_t n = u.reviews.size();
       for (std::size_t pos = 0; pos < n; ++pos) {
         const Review& rv = u.reviews[pos];
         reviewed.add(rv.item_id);
@@ -120,21 +148,21 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
   user_rows.finish();
   refs.finish();
 
-  // B. Items: every line is validated as read_items would; rows are made for the items the filter passes.
+  // B. Items: every line is validated as read_items would; rows are kept for the items the filter passes.
   ExternalSorter catalogue(spill, "items", budget(m / 2));
   {
     LineReader r(items_path);
+    ItemRow item;
     while (r.next(line)) {
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      const std::string where = error_location(items_path.string(), r.line_number());
-      Item it = item_from_json(parse_record_line(line, where), where);
-      if (!reviewed.maybe_contains(it.item_id)) continue;
+      read_item_row(line, error_location(items_path.string(), r.line_number()), item);
+      if (!reviewed.maybe_contains(item.item_id)) continue;
       key.clear();
-      KeyWriter(key).str(it.item_id);
+      KeyWriter(key).str(item.item_id);
       payload.clear();
-      put_bytes(payload, normalize_title(it.title));
-      put_bytes(payload, it.domain);
-      payload += to_json(it).dump(-1, ' ', false, json::error_handler_t::replace);
+      put_bytes(payload, normalize_title(item.title));
+      put_bytes(payload, item.domain);
+      payload += item.row;
       catalogue.add(key, payload);  // equal ids keep file order: the first record wins below
     }
   }
@@ -211,7 +239,7 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
 
   // E. Item DB and aliases in id order; candidates get their kept id.
   JsonlWriter train_out(o.out / "tasks_train.jsonl"), test_out(o.out / "tasks_test.jsonl");
-  JsonlWriter items_out(o.out / "items.jsonl"), users_out(o.out / "users.jsonl");
+  JsonlWriter items_out(o.out / "items.jsonl");
   JsonlWriter alias_out(o.out / "item_aliases.jsonl");
   ExternalSorter targets(spill, "targets", budget(m / 4));
   {
@@ -343,7 +371,10 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
   }
   {
     std::string_view k, p;
-    while (user_rows.next(k, p)) users_out.write_line(p);
+    if (!users_out) {  // the input was not sorted by user id
+      users_out.emplace(o.out / "users.jsonl");
+      while (user_rows.next(k, p)) users_out->write_line(p);
+    }
   }
   st.sort_runs = user_rows.runs_written() + refs.runs_written() + catalogue.runs_written() + by_title.runs_written() +
                  canonical.runs_written() + targets.runs_written() + split_items.runs_written();
@@ -363,7 +394,7 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
   train_out.commit();
   test_out.commit();
   items_out.commit();
-  users_out.commit();
+  users_out->commit();
   alias_out.commit();
   write_json_file(o.out / "tasks.json", manifest);
   out_guard.done();
