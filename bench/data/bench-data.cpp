@@ -6,11 +6,14 @@
 // `tasks build` through the library, and the same two through the ecpo binary (its peak RSS includes the
 // program's own floor, measured by `ecpo --version`). Prints one table per size; "vs parse" is the parse-only
 // (SAX) CPU time over the stage's CPU time, i.e. the stage's throughput as a fraction of the baseline's.
-// Usage: bench_data [--reviews N[,N...]] [--dir DIR] [--no-cli] [--clean]
+// Usage: bench_data [--reviews N[,N...]] [--dir DIR] [--repeat N] [--no-cli] [--clean]
+// (--repeat: each stage runs N times, interleaved with nothing else; the least CPU time is reported, which
+// is what a shared machine distorts least).
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -57,8 +60,21 @@ StageResult finish_child(pid_t pid, double wall) {
   return r;
 }
 
+int g_repeat = 1;  // runs per stage; the least CPU (and wall) time is kept, the largest peak RSS
+
+StageResult best_of(const std::function<StageResult()>& once) {
+  StageResult best = once();
+  for (int i = 1; i < g_repeat; ++i) {
+    StageResult r = once();
+    best.cpu = std::min(best.cpu, r.cpu);
+    best.wall = std::min(best.wall, r.wall);
+    best.peak_mb = std::max(best.peak_mb, r.peak_mb);
+  }
+  return best;
+}
+
 // Runs fn in a child process.
-StageResult run_stage(const std::function<void()>& fn) {
+StageResult run_stage_once(const std::function<void()>& fn) {
   auto t0 = std::chrono::steady_clock::now();
   pid_t pid = fork();
   if (pid == 0) {
@@ -75,8 +91,12 @@ StageResult run_stage(const std::function<void()>& fn) {
   return r;
 }
 
+StageResult run_stage(const std::function<void()>& fn) {
+  return best_of([&] { return run_stage_once(fn); });
+}
+
 // Runs the ecpo binary with `args` (stdout/stderr to /dev/null).
-StageResult run_binary(const std::vector<std::string>& args) {
+StageResult run_binary_once(const std::vector<std::string>& args) {
   auto t0 = std::chrono::steady_clock::now();
   pid_t pid = fork();
   if (pid == 0) {
@@ -90,6 +110,10 @@ StageResult run_binary(const std::vector<std::string>& args) {
   StageResult r = finish_child(pid, 0);
   r.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
+}
+
+StageResult run_binary(const std::vector<std::string>& args) {
+  return best_of([&] { return run_binary_once(args); });
 }
 
 std::string fmt(double v, int prec = 2) {
@@ -165,7 +189,7 @@ void bench_size(std::size_t target, const fs::path& root, bool cli, bool clean) 
   const fs::path reviews = so.out / "Books.jsonl", meta = so.out / "meta_Books.jsonl";
   if (!fs::exists(meta)) {
     std::fprintf(stderr, "synthesising %zu users into %s ...\n", so.users, so.out.c_str());
-    run_stage([&] { ecpo::data::synthesize(so); });
+    run_stage_once([&] { ecpo::data::synthesize(so); });
   }
   const fs::path reviews_gz = reviews.string() + ".gz", meta_gz = meta.string() + ".gz";
   if (!fs::exists(meta_gz)) {
@@ -259,16 +283,19 @@ int main(int argc, char** argv) {
       dir = argv[++i];
     } else if (a == "--no-cli") {
       cli = false;
+    } else if (a == "--repeat" && i + 1 < argc) {
+      g_repeat = std::max(1, std::stoi(argv[++i]));
     } else if (a == "--clean") {
       clean = true;
     } else {
-      std::fprintf(stderr, "usage: bench_data [--reviews N[,N...]] [--dir DIR] [--no-cli] [--clean]\n");
+      std::fprintf(stderr, "usage: bench_data [--reviews N[,N...]] [--dir DIR] [--repeat N] [--no-cli] [--clean]\n");
       return 2;
     }
   }
   for (std::size_t n : sizes) bench_size(n, dir, cli, clean);
   std::cout << "\nEach stage runs in its own child process (peak RSS is its own). MB in: uncompressed input bytes; "
-               "MB/s and the ratios use CPU time (user + system), wall time is shown too (the machine may be shared). "
+               "MB/s and the ratios use CPU time (user + system; the least of --repeat runs), wall time is shown too "
+               "(the machine may be shared). "
                "Library stages exclude the ecpo binary's floor; the CLI rows include it.\n";
   return 0;
 }

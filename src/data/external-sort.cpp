@@ -211,12 +211,17 @@ ExternalSorter::~ExternalSorter() {
 
 char* ExternalSorter::reserve(std::size_t n) {
   const std::size_t chunk = std::clamp<std::size_t>(opt_.memory / 16, 4096, 8u << 20);
-  if (chunks_.empty() || chunk_used_ + n > chunk_cap_) {
-    chunk_cap_ = std::max(chunk, n);
-    chunks_.push_back(std::unique_ptr<char[]>(new char[chunk_cap_]));
+  if (chunk_index_ >= chunks_.size() || chunk_used_ + n > chunks_[chunk_index_].size) {
+    // Next chunk: reuse one kept from before the last spill when it is big enough, else allocate.
+    if (chunk_index_ < chunks_.size() && chunk_used_ > 0) ++chunk_index_;
+    if (chunk_index_ < chunks_.size() && chunks_[chunk_index_].size < n) chunks_.resize(chunk_index_);
+    if (chunk_index_ >= chunks_.size()) {
+      const std::size_t size = std::max(chunk, n);
+      chunks_.push_back({std::unique_ptr<char[]>(new char[size]), size});
+    }
     chunk_used_ = 0;
   }
-  char* p = chunks_.back().get() + chunk_used_;
+  char* p = chunks_[chunk_index_].data.get() + chunk_used_;
   chunk_used_ += n;
   return p;
 }
@@ -224,7 +229,7 @@ char* ExternalSorter::reserve(std::size_t n) {
 void ExternalSorter::add(std::string_view key, std::string_view payload) {
   if (finished_) throw Error("internal: add() after finish()", name_);
   const std::size_t need = key.size() + payload.size();
-  // Entries count twice: the index itself and stable_sort's scratch copy.
+  // Entries count twice: the index itself and stable_sort's scratch copy (or the vector's spare capacity).
   if (!entries_.empty() && buffered_bytes_ + need + 2 * sizeof(Entry) > opt_.memory) spill();
   char* p = reserve(need);
   if (!key.empty()) std::memcpy(p, key.data(), key.size());
@@ -239,15 +244,20 @@ void ExternalSorter::sort_buffer() {
     if (a.prefix != b.prefix) return a.prefix < b.prefix;
     return compare_bytes({a.data, a.key_size}, {b.data, b.key_size}) < 0;
   };
-  if (!std::is_sorted(entries_.begin(), entries_.end(), less)) std::stable_sort(entries_.begin(), entries_.end(), less);
+  if (std::is_sorted(entries_.begin(), entries_.end(), less)) return;
+  if (opt_.stable) std::stable_sort(entries_.begin(), entries_.end(), less);
+  else std::sort(entries_.begin(), entries_.end(), less);
 }
 
-void ExternalSorter::clear_buffer() {
+void ExternalSorter::clear_buffer(bool release) {
   entries_.clear();
-  entries_.shrink_to_fit();
-  chunks_.clear();
-  chunk_used_ = chunk_cap_ = 0;
+  chunk_index_ = 0;
+  chunk_used_ = 0;
   buffered_bytes_ = 0;
+  if (release) {  // reading from now on: give the memory back
+    entries_.shrink_to_fit();
+    chunks_.clear();
+  }
 }
 
 void ExternalSorter::spill() {
@@ -257,7 +267,7 @@ void ExternalSorter::spill() {
   w.close();
   runs_.push_back(w.path());
   ++runs_written_;
-  clear_buffer();
+  clear_buffer(/*release=*/finished_);  // while adding, keep the chunks and index for the next run
 }
 
 void ExternalSorter::finish() {
@@ -268,6 +278,7 @@ void ExternalSorter::finish() {
     return;
   }
   if (!entries_.empty()) spill();
+  clear_buffer(/*release=*/true);
   // Merge consecutive groups (keeps equal keys in insertion order) until one final merge suffices.
   while (runs_.size() > opt_.fan_in) {
     std::vector<fs::path> next;

@@ -3,6 +3,7 @@
 // memcmp order; equal keys keep insertion order) and spills them as a run file into a SpillDir; reading
 // merges the runs, at most fan_in files at a time (extra passes when there are more), so memory stays near
 // the budget plus fan_in read buffers whatever the input size. Inputs that fit never touch the disk.
+// Unless SortOptions::stable is turned off for keys that are unique or whose ties do not matter.
 // Keys that sort as tuples are built with KeyWriter (order-preserving encodings of strings and integers).
 #pragma once
 #include <cstdint>
@@ -19,6 +20,7 @@ struct SortOptions {
   std::size_t memory = 64u << 20;      // bytes of buffered records (keys, payloads, index) before a spill
   std::size_t fan_in = 64;             // runs merged at once; more runs cost an extra merge pass
   std::size_t io_buffer = 256u << 10;  // buffer of each open run file
+  bool stable = true;                  // false: equal keys may come out in any order (a faster sort)
 };
 
 // A private temp folder (<parent>/.ecpo-<tag>-XXXXXX) removed with everything in it when destroyed, also
@@ -120,14 +122,18 @@ class ExternalSorter {
   };
   void spill();
   void sort_buffer();
-  void clear_buffer();
+  void clear_buffer(bool release);
   char* reserve(std::size_t n);
 
   SpillDir& dir_;
   std::string name_;
   SortOptions opt_;
-  std::vector<std::unique_ptr<char[]>> chunks_;
-  std::size_t chunk_used_ = 0, chunk_cap_ = 0, buffered_bytes_ = 0;
+  struct Chunk {
+    std::unique_ptr<char[]> data;
+    std::size_t size;
+  };
+  std::vector<Chunk> chunks_;
+  std::size_t chunk_index_ = 0, chunk_used_ = 0, buffered_bytes_ = 0;
   std::vector<Entry> entries_;
   std::vector<std::filesystem::path> runs_;
   std::uint64_t added_ = 0, runs_written_ = 0, merge_passes_ = 0;

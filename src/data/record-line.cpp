@@ -1,6 +1,7 @@
 // Fast users.jsonl row reader and writer (see record-line.h).
 #include "data/record-line.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <vector>
@@ -333,7 +334,147 @@ class ItemRowSax : public nlohmann::json_sax<json> {
   bool pending_key_ = false, odd_ = false, done_ = false;
 };
 
+// Echoes a users.jsonl row already in canonical form (see parse_user_row_fast) into its output text while
+// collecting the per-review fields; anything else sets odd_ and stops the parse.
+class UserRowSax : public nlohmann::json_sax<json> {
+ public:
+  explicit UserRowSax(UserRow& out) : out_(out) {}
+
+  bool null() override { return odd(); }
+  bool boolean(bool) override { return odd(); }
+  bool number_integer(number_integer_t v) override { return number(static_cast<double>(v), v, true); }
+  bool number_unsigned(number_unsigned_t v) override {
+    return number(static_cast<double>(v), static_cast<std::int64_t>(v), true);
+  }
+  bool number_float(number_float_t v, const string_t&) override { return number(v, 0, false); }
+  bool binary(binary_t&) override { return odd(); }
+  bool string(string_t& v) override {
+    if (depth_ == 1 && top_ == 2) {
+      out_.user_id = v;
+      append_json_string(out_.row, v);
+      return true;
+    }
+    if (depth_ != 3) return odd();
+    switch (field_) {
+      case 0: {  // item_id
+        UserRow::Review& r = out_.reviews.back();
+        r.item_offset = out_.item_ids.size();
+        r.item_size = v.size();
+        out_.item_ids += v;
+        break;
+      }
+      case 2: case 4: break;  // text, title
+      default: return odd();
+    }
+    append_json_string(out_.row, v);
+    return true;
+  }
+  bool start_object(std::size_t) override {
+    if (depth_ == 0) {
+      out_.row += '{';
+      return depth_ = 1, true;
+    }
+    if (depth_ != 2) return odd();
+    if (!out_.reviews.empty()) out_.row += ',';
+    out_.row += '{';
+    out_.reviews.push_back({0, 0, 0, 0});
+    next_field_ = 0;
+    return depth_ = 3, true;
+  }
+  bool key(string_t& k) override {
+    if (depth_ == 1) {
+      if (top_ == 0 && k == "reviews") out_.row += "\"reviews\":";
+      else if (top_ == 1 && k == "user_id") out_.row += ",\"user_id\":";
+      else return odd();
+      ++top_;
+      return true;
+    }
+    static constexpr std::array<std::string_view, 5> kReview = {"item_id", "rating", "text", "timestamp", "title"};
+    if (next_field_ >= kReview.size() || k != kReview[next_field_]) return odd();
+    field_ = next_field_++;
+    if (field_ > 0) out_.row += ',';
+    out_.row += '"';
+    out_.row += k;
+    out_.row += "\":";
+    return true;
+  }
+  bool end_object() override {
+    if (depth_ == 3) {
+      if (next_field_ != 5) return odd();
+      out_.row += '}';
+      return depth_ = 2, true;
+    }
+    if (top_ != 2) return odd();
+    out_.row += '}';
+    depth_ = 0;
+    return done_ = true;
+  }
+  bool start_array(std::size_t) override {
+    if (depth_ != 1 || top_ != 1) return odd();
+    out_.row += '[';
+    return depth_ = 2, true;
+  }
+  bool end_array() override {
+    out_.row += ']';
+    return depth_ = 1, true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return odd(); }
+  bool ok() const { return done_ && !odd_; }
+
+ private:
+  bool odd() {
+    odd_ = true;
+    return false;
+  }
+  bool number(double d, std::int64_t i, bool integral) {
+    if (depth_ != 3) return odd();
+    UserRow::Review& r = out_.reviews.back();
+    if (field_ == 1) {
+      r.rating = d;
+      append_json_double(out_.row, d);
+      return true;
+    }
+    if (field_ != 3 || !integral) return odd();
+    if (out_.reviews.size() > 1 && i < out_.reviews[out_.reviews.size() - 2].timestamp) return odd();  // needs sorting
+    r.timestamp = i;
+    append_json_int(out_.row, i);
+    return true;
+  }
+
+  UserRow& out_;
+  int depth_ = 0;
+  int top_ = 0;  // top-level keys seen (reviews, then user_id)
+  std::size_t next_field_ = 0, field_ = 0;
+  bool odd_ = false, done_ = false;
+};
+
 }  // namespace
+
+bool parse_user_row_fast(std::string_view line, UserRow& out) {
+  out.row.clear();
+  out.user_id.clear();
+  out.item_ids.clear();
+  out.reviews.clear();
+  UserRowSax sax(out);
+  return fast_sax_parse(line, sax) && sax.ok();
+}
+
+void read_user_row(std::string_view line, const std::string& where, UserRow& out) {
+  if (parse_user_row_fast(line, out)) return;
+  User u;
+  read_user_line(line, where, u);
+  std::stable_sort(u.reviews.begin(), u.reviews.end(),
+                   [](const Review& a, const Review& b) { return a.timestamp < b.timestamp; });
+  out.row.clear();
+  append_user_json(out.row, u);
+  out.user_id = std::move(u.user_id);
+  out.item_ids.clear();
+  out.reviews.clear();
+  for (const Review& r : u.reviews) {
+    out.reviews.push_back({out.item_ids.size(), r.item_id.size(), r.rating, r.timestamp});
+    out.item_ids += r.item_id;
+  }
+}
 
 bool parse_item_row_fast(std::string_view line, ItemRow& out) {
   out.row.clear();

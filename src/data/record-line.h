@@ -9,6 +9,7 @@
 #pragma once
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "data/types.h"
 
@@ -23,6 +24,26 @@ void read_user_line(std::string_view line, const std::string& where, User& out);
 
 // Appends the row exactly as to_json(user).dump() writes it (keys in nlohmann's sorted order).
 void append_user_json(std::string& out, const User& user);
+
+// A users.jsonl line as the task builder needs it: the row its users.jsonl gets (reviews stable-sorted by
+// timestamp, to_json(User).dump() text) and, per review in that order, the fields targets are made of.
+struct UserRow {
+  struct Review {
+    std::size_t item_offset, item_size;  // into item_ids
+    double rating;
+    std::int64_t timestamp;
+  };
+  std::string row, user_id, item_ids;
+  std::vector<Review> reviews;
+  std::string_view item_id(const Review& r) const { return std::string_view(item_ids).substr(r.item_offset, r.item_size); }
+};
+
+// Fast path only: rows already in canonical form (keys in to_json order, all five review fields, reviews in
+// time order), echoed while parsing; false otherwise (out unspecified then).
+bool parse_user_row_fast(std::string_view line, UserRow& out);
+
+// The full reader: fast path, else read_user_line + stable sort by timestamp + append_user_json.
+void read_user_row(std::string_view line, const std::string& where, UserRow& out);
 
 // An items.jsonl line as the task builder needs it: the canonical row and the fields it keys on.
 struct ItemRow {

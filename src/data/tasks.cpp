@@ -6,7 +6,8 @@
 //     target candidates to a spool file in item order; references to unknown items are counted;
 //  D. T in title order: the smallest id of each title is kept, the others alias it (sorter K, by item id);
 //  E. K in id order: items.jsonl and item_aliases.jsonl; merged with the spool, each candidate goes to sorter
-//     G by (user id, user input order, review position) with its kept id and that item's domain;
+//     G by (user id, user input order, review position) with its kept id and that item's domain (by input
+//     order and position alone when users.jsonl came sorted by user id, its usual state);
 //  F. G per user: targets de-duplicated by kept id, the test pick, tasks_*.jsonl; then U → users.jsonl.
 // The sorts are stable, so every file is byte for byte what the former in-memory builder wrote.
 // Task rows: {task_id "<user_id>:<item_id>", user_id, target_item_id, split, target_timestamp, target_rating,
@@ -74,7 +75,7 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
   OutputDirGuard out_guard(o.out);
   SpillDir spill(o.tmp.empty() ? o.out : o.tmp, "tasks");
   const std::size_t m = std::max<std::size_t>(o.memory, 1u << 10);
-  auto budget = [&](std::size_t bytes) { return SortOptions{bytes, o.fan_in, o.io_buffer}; };
+  auto budget = [&](std::size_t bytes, bool stable = true) { return SortOptions{bytes, o.fan_in, o.io_buffer, stable}; };
   TaskBuildStats st;
   std::string line, key, payload, scratch;
 
@@ -82,56 +83,54 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
   // comes sorted by user id (as `data import` writes it); at the first user out of order the rows so far
   // are read again into the sort U, which then takes them all.
   ExternalSorter user_rows(spill, "users", budget(m / 4));
-  ExternalSorter refs(spill, "refs", budget(m / 4));
+  ExternalSorter refs(spill, "refs", budget(m / 4, /*stable=*/false));  // ties: one item's references
   BloomFilter reviewed(m / 16);
   std::optional<JsonlWriter> users_out(std::in_place, o.out / "users.jsonl");
   {
-    std::string row, last_user_key;
-    auto selected = [&](User& u) {
+    std::string last_user_key;
+    UserRow u;
+    auto selected = [&] {
       if (u.reviews.size() < o.min_reviews || u.reviews.size() > o.max_reviews) return false;
-      std::stable_sort(u.reviews.begin(), u.reviews.end(),
-                       [](const Review& a, const Review& b) { return a.timestamp < b.timestamp; });
-      row.clear();
-      append_user_json(row, u);
       key.clear();
       KeyWriter(key).str(u.user_id);
       return true;
     };
     auto sort_rows_before = [&](std::uint64_t stop_line) {
       LineReader again(users_path);
-      User u;
       while (again.next(line) && again.line_number() < stop_line) {
         if (line.find_first_not_of(" \t") == std::string::npos) continue;
-        read_user_line(line, error_location(users_path.string(), again.line_number()), u);
-        if (selected(u)) user_rows.add(key, row);
+        read_user_row(line, error_location(users_path.string(), again.line_number()), u);
+        if (selected()) user_rows.add(key, u.row);
       }
     };
     LineReader r(users_path);
-    User u;
     while (r.next(line)) {
       if (line.find_first_not_of(" \t") == std::string::npos) continue;
-      read_user_line(line, error_location(users_path.string(), r.line_number()), u);
+      read_user_row(line, error_location(users_path.string(), r.line_number()), u);
       ++st.users_read;
-      if (!selected(u)) continue;
+      if (!selected()) continue;
       const std::uint64_t ord = st.users_selected++;
       if (users_out && key < last_user_key) {
         users_out.reset();  // removes its temp file
-        const std::string this_key = key, this_row = row, this_line = line;
+        const std::string this_line = line;
         sort_rows_before(r.line_number());
-        key = this_key, row = this_row, line = this_line;
+        line = this_line;
+        read_user_row(line, error_location(users_path.string(), r.line_number()), u);
+        selected();
       }
       if (users_out) {
-        users_out->write_line(row);
+        users_out->write_line(u.row);
         last_user_key = key;
       } else {
-        user_rows.add(key, row);
+        user_rows.add(key, u.row);
       }
       const std::size_t n = u.reviews.size();
       for (std::size_t pos = 0; pos < n; ++pos) {
-        const Review& rv = u.reviews[pos];
-        reviewed.add(rv.item_id);
+        const UserRow::Review& rv = u.reviews[pos];
+        const std::string_view item = u.item_id(rv);
+        reviewed.add(item);
         key.clear();
-        KeyWriter(key).str(rv.item_id);
+        KeyWriter(key).str(item);
         payload.clear();
         if (rv.rating >= o.min_rating) {  // a target candidate; an empty payload is a plain reference
           put_bytes(payload, u.user_id);
@@ -169,7 +168,7 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
 
   // C. References × catalogue, both by item id.
   ExternalSorter by_title(spill, "titles", budget(m / 4));
-  ExternalSorter canonical(spill, "canonical", budget(m / 4));
+  ExternalSorter canonical(spill, "canonical", budget(m / 4, /*stable=*/false));  // ids are unique
   RunWriter spool(spill.new_file("candidates"), o.io_buffer);
   {
     std::string_view rk, rp, ck, cp;
@@ -241,7 +240,7 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
   JsonlWriter train_out(o.out / "tasks_train.jsonl"), test_out(o.out / "tasks_test.jsonl");
   JsonlWriter items_out(o.out / "items.jsonl");
   JsonlWriter alias_out(o.out / "item_aliases.jsonl");
-  ExternalSorter targets(spill, "targets", budget(m / 4));
+  ExternalSorter targets(spill, "targets", budget(m / 4, /*stable=*/false));  // keys are unique
   {
     RunReader cand(spool.path(), o.io_buffer);
     bool have_cand = cand.next();
@@ -270,8 +269,10 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
         const std::uint64_t ord = t.varint(), pos = t.varint(), n = t.varint(), ts = t.varint();
         const double rating = t.f64();
         key.clear();
-        KeyWriter(key).str(user).u64(ord).u64(pos);
+        if (users_out) KeyWriter(key).u64(ord).u64(pos);  // input sorted by user id: its order is user order
+        else KeyWriter(key).str(user).u64(ord).u64(pos);
         payload.clear();
+        put_bytes(payload, user);
         put_bytes(payload, kept_id);
         put_bytes(payload, id);
         put_varint(payload, ts);
@@ -284,7 +285,7 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
   }
 
   // F. Tasks per user, in user order.
-  ExternalSorter split_items(spill, "split-items", budget(m / 8));
+  ExternalSorter split_items(spill, "split-items", budget(m / 8, /*stable=*/false));  // counted distinct
   std::uint64_t users_with_targets = 0;
   {
     std::string_view gk, gp;
@@ -294,13 +295,14 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
     std::unordered_set<std::string> seen;
     std::uint64_t n_reviews = 0;
     while (have) {
-      group.assign(gk.substr(0, gk.size() - 8));  // user id and input order; the review position follows
-      user_id.assign(KeyReader(group).str(scratch));
+      group.assign(gk.substr(0, gk.size() - 8));  // (user id and) input order; the review position follows
+      user_id.assign(Cursor(gp).bytes());
       list.clear();
       seen.clear();
       for (; have && gk.size() >= 8 && gk.substr(0, gk.size() - 8) == std::string_view(group);
            have = targets.next(gk, gp)) {
         Cursor c(gp);
+        c.bytes();  // the user id
         const std::string_view kept = c.bytes(), source = c.bytes();
         const auto ts = static_cast<std::int64_t>(c.varint());
         const double rating = c.f64();

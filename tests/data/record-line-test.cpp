@@ -4,6 +4,7 @@
 // row equals to_json(item_from_json(line)).dump() or falls back (unsorted or repeated keys, odd types).
 #include "data/record-line.h"
 
+#include <algorithm>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -200,6 +201,11 @@ TEST(RecordLine, MutatedRowsEitherMatchTheDomPathOrFallBack) {
       else s.insert(at, 1, specials[rng() % sizeof specials]);
     }
     if (is_user) {
+      UserRow row;
+      if (parse_user_row_fast(s, row)) {
+        User dom = user_from_json(json::parse(s), "f:1");
+        ASSERT_EQ(row.row, to_json(dom).dump()) << s;  // fast rows are already in time order
+      }
       User fast;
       if (!parse_user_line_fast(s, fast)) continue;
       ++fast_users;
@@ -216,4 +222,40 @@ TEST(RecordLine, MutatedRowsEitherMatchTheDomPathOrFallBack) {
   }
   EXPECT_GT(fast_users, 300u);
   EXPECT_GT(fast_items, 300u);
+}
+
+TEST(UserRow, FastEchoOrSortedFallbackEqualsTheDomPath) {
+  const std::string canonical =
+      R"({"reviews":[{"item_id":"B1","rating":5.0,"text":"a \"b\"\n","timestamp":1,"title":"t\u00e9"},{"item_id":"B2","rating":4,"text":"","timestamp":1,"title":""}],"user_id":"U1"})";
+  UserRow row;
+  ASSERT_TRUE(parse_user_row_fast(canonical, row));
+  User dom = user_from_json(json::parse(canonical), "f:1");
+  EXPECT_EQ(row.row, to_json(dom).dump());
+  EXPECT_EQ(row.user_id, "U1");
+  ASSERT_EQ(row.reviews.size(), 2u);
+  EXPECT_EQ(row.item_id(row.reviews[1]), "B2");
+  EXPECT_EQ(row.reviews[1].rating, 4.0);
+  EXPECT_EQ(row.reviews[1].timestamp, 1);
+  const std::string others[] = {
+      R"({"reviews":[{"item_id":"B1","rating":5,"text":"x","timestamp":9,"title":"t"},{"item_id":"B0","rating":2,"text":"y","timestamp":3,"title":"u"}],"user_id":"U2"})",
+      R"({"user_id":"U3","reviews":[{"item_id":"B1","rating":5}]})",
+      R"({"reviews":[{"rating":5,"item_id":"B1","text":"x","timestamp":9,"title":"t"}],"user_id":"U4"})",
+      R"({"reviews":[{"item_id":"B1","rating":5,"text":"x","timestamp":9.5,"title":"t"}],"user_id":"U5"})",
+      R"({"reviews":[],"user_id":"U6","persona":{}})",
+  };
+  for (const auto& line : others) {
+    SCOPED_TRACE(line);
+    EXPECT_FALSE(parse_user_row_fast(line, row));
+    read_user_row(line, "f:1", row);
+    User u = user_from_json(json::parse(line), "f:1");
+    std::stable_sort(u.reviews.begin(), u.reviews.end(),
+                     [](const Review& a, const Review& b) { return a.timestamp < b.timestamp; });
+    EXPECT_EQ(row.row, to_json(u).dump());
+    ASSERT_EQ(row.reviews.size(), u.reviews.size());
+    for (std::size_t i = 0; i < u.reviews.size(); ++i) {
+      EXPECT_EQ(row.item_id(row.reviews[i]), u.reviews[i].item_id);
+      EXPECT_EQ(row.reviews[i].timestamp, u.reviews[i].timestamp);
+    }
+  }
+  EXPECT_THROW(read_user_row(R"({"reviews":[{"rating":5}],"user_id":"U7"})", "f:1", row), ecpo::Error);
 }
