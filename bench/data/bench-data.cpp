@@ -7,8 +7,8 @@
 // program's own floor, measured by `ecpo --version`). Prints one table per size; "vs parse" is the parse-only
 // (SAX) CPU time over the stage's CPU time, i.e. the stage's throughput as a fraction of the baseline's.
 // Usage: bench_data [--reviews N[,N...]] [--dir DIR] [--repeat N] [--no-cli] [--clean]
-// (--repeat: each stage runs N times, interleaved with nothing else; the least CPU time is reported, which
-// is what a shared machine distorts least).
+// (--repeat, default 3: rounds; each round runs every stage once, each next to its baselines, and the table
+// shows medians over rounds, ratios being medians of per-round ratios — robust on a shared machine).
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -60,18 +60,7 @@ StageResult finish_child(pid_t pid, double wall) {
   return r;
 }
 
-int g_repeat = 1;  // runs per stage; the least CPU (and wall) time is kept, the largest peak RSS
-
-StageResult best_of(const std::function<StageResult()>& once) {
-  StageResult best = once();
-  for (int i = 1; i < g_repeat; ++i) {
-    StageResult r = once();
-    best.cpu = std::min(best.cpu, r.cpu);
-    best.wall = std::min(best.wall, r.wall);
-    best.peak_mb = std::max(best.peak_mb, r.peak_mb);
-  }
-  return best;
-}
+int g_repeat = 3;  // rounds: every stage runs once per round, next to its baselines
 
 // Runs fn in a child process.
 StageResult run_stage_once(const std::function<void()>& fn) {
@@ -91,10 +80,6 @@ StageResult run_stage_once(const std::function<void()>& fn) {
   return r;
 }
 
-StageResult run_stage(const std::function<void()>& fn) {
-  return best_of([&] { return run_stage_once(fn); });
-}
-
 // Runs the ecpo binary with `args` (stdout/stderr to /dev/null).
 StageResult run_binary_once(const std::vector<std::string>& args) {
   auto t0 = std::chrono::steady_clock::now();
@@ -110,10 +95,6 @@ StageResult run_binary_once(const std::vector<std::string>& args) {
   StageResult r = finish_child(pid, 0);
   r.wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
-}
-
-StageResult run_binary(const std::vector<std::string>& args) {
-  return best_of([&] { return run_binary_once(args); });
 }
 
 std::string fmt(double v, int prec = 2) {
@@ -215,53 +196,92 @@ void bench_size(std::size_t target, const fs::path& root, bool cli, bool clean) 
   };
 
   std::fprintf(stderr, "running stages on %zu reviews ...\n", n_reviews);
-  StageResult parse = run_stage([&] { validate_lines(raw); });
-  StageResult dom = run_stage([&] { dom_lines(raw); });
-  StageResult fastp = run_stage([&] { fast_validate_lines(raw); });
-  StageResult imp = run_stage([&] { ecpo::data::import_raw(import_opts(false, dir / "imported")); });
-  StageResult parse_gz = run_stage([&] { validate_lines(raw_gz); });
-  StageResult imp_gz = run_stage([&] { ecpo::data::import_raw(import_opts(true, dir / "imported-gz")); });
   const std::vector<fs::path> imported{dir / "imported" / "users.jsonl", dir / "imported" / "items.jsonl"};
-  const double imported_mb = static_cast<double>(bytes_of(imported)) / 1e6;
-  StageResult tparse = run_stage([&] { validate_lines(imported); });
-  StageResult tdom = run_stage([&] { dom_lines(imported); });
-  StageResult tfast = run_stage([&] { fast_validate_lines(imported); });
   ecpo::data::TaskBuildOptions to;
   to.data = dir / "imported";
   to.out = dir / "tasks";
-  StageResult tasks = run_stage([&] { ecpo::data::build_tasks(to); });
-  StageResult floor, cli_imp, cli_tasks;
-  if (cli && std::string(ECPO_BIN).size()) {
-    floor = run_binary({"--version"});
-    cli_imp = run_binary({"data", "import", "--source", "amazon2023", "--reviews", reviews.string(), "--meta",
-                          meta.string(), "--out", (dir / "imported-cli").string()});
-    cli_tasks = run_binary({"tasks", "build", "--data", (dir / "imported").string(), "--out", (dir / "tasks-cli").string()});
-  }
-
-  ecpo::Table t({"stage", "input", "MB in", "wall s", "CPU s", "MB/s (CPU)", "peak RSS MB", "vs parse (SAX)",
-                 "vs parse (DOM)"});
-  auto row = [&](const std::string& name, const std::string& input, double mb, const StageResult& r,
-                 const StageResult& base_sax, const StageResult& base_dom) {
-    t.row({name, input, fmt(mb, 1), fmt(r.wall), fmt(r.cpu), fmt(mb / r.cpu, 1), fmt(r.peak_mb, 1),
-           fmt(base_sax.cpu / r.cpu) + "x", fmt(base_dom.cpu / r.cpu) + "x"});
+  const bool with_cli = cli && std::string(ECPO_BIN).size();
+  // Stages, in the order each round runs them; a stage's baselines run in the same round, next to it.
+  struct Stage {
+    std::string name, input;
+    double mb = 0;
+    std::function<StageResult()> run;
+    int sax = -1, dom = -1;  // indexes of its baselines
+    std::vector<StageResult> rounds;
+  };
+  std::vector<Stage> stages;
+  auto add = [&](std::string name, std::string input, double mb, std::function<StageResult()> run, int sax = -1,
+                 int dom = -1) {
+    stages.push_back({std::move(name), std::move(input), mb, std::move(run), sax, dom, {}});
+    return static_cast<int>(stages.size() - 1);
   };
   const std::string in_raw = std::to_string(n_reviews) + " reviews raw";
   const std::string in_gz = std::to_string(n_reviews) + " reviews .gz (" + fmt(gz_mb, 0) + " MB)";
   const std::string in_imp = "users.jsonl + items.jsonl";
-  row("parse-only: SAX validate (baseline)", in_raw, raw_mb, parse, parse, dom);
-  row("parse-only: DOM", in_raw, raw_mb, dom, parse, dom);
-  row("parse-only: fast-json validate", in_raw, raw_mb, fastp, parse, dom);
-  row("data import", in_raw, raw_mb, imp, parse, dom);
-  row("parse-only: SAX validate", in_gz, raw_mb, parse_gz, parse_gz, dom);
-  row("data import", in_gz, raw_mb, imp_gz, parse_gz, dom);
-  row("parse-only: SAX validate (baseline)", in_imp, imported_mb, tparse, tparse, tdom);
-  row("parse-only: DOM", in_imp, imported_mb, tdom, tparse, tdom);
-  row("parse-only: fast-json validate", in_imp, imported_mb, tfast, tparse, tdom);
-  row("tasks build", in_imp, imported_mb, tasks, tparse, tdom);
-  if (floor.cpu > 0) {
-    t.row({"ecpo --version (program floor)", "-", "-", fmt(floor.wall), fmt(floor.cpu), "-", fmt(floor.peak_mb, 1), "-", "-"});
-    row("ecpo data import (CLI)", in_raw, raw_mb, cli_imp, parse, dom);
-    row("ecpo tasks build (CLI)", in_imp, imported_mb, cli_tasks, tparse, tdom);
+  auto lib = [](std::function<void()> fn) { return [fn] { return run_stage_once(fn); }; };
+  const int sax = add("parse-only: SAX validate (baseline)", in_raw, raw_mb, lib([&] { validate_lines(raw); }));
+  const int dom = add("parse-only: DOM", in_raw, raw_mb, lib([&] { dom_lines(raw); }), sax);
+  add("parse-only: fast-json validate", in_raw, raw_mb, lib([&] { fast_validate_lines(raw); }), sax, dom);
+  add("data import", in_raw, raw_mb, lib([&] { ecpo::data::import_raw(import_opts(false, dir / "imported")); }), sax, dom);
+  const int sax_gz = add("parse-only: SAX validate (baseline)", in_gz, raw_mb, lib([&] { validate_lines(raw_gz); }));
+  add("data import", in_gz, raw_mb, lib([&] {
+        ecpo::data::import_raw(import_opts(true, dir / "imported-gz"));
+        fs::remove_all(dir / "imported-gz");
+      }), sax_gz);
+  // The tasks stages need `imported`: they come after the import in each round (first round included).
+  const int tsax = add("parse-only: SAX validate (baseline)", in_imp, 0, lib([&] { validate_lines(imported); }));
+  const int tdom = add("parse-only: DOM", in_imp, 0, lib([&] { dom_lines(imported); }), tsax);
+  add("parse-only: fast-json validate", in_imp, 0, lib([&] { fast_validate_lines(imported); }), tsax, tdom);
+  add("tasks build", in_imp, 0, lib([&] { ecpo::data::build_tasks(to); }), tsax, tdom);
+  if (with_cli) {
+    add("ecpo --version (program floor)", "-", 0, [] { return run_binary_once({"--version"}); });
+    add("ecpo data import (CLI)", in_raw, raw_mb, [&] {
+          StageResult r = run_binary_once({"data", "import", "--source", "amazon2023", "--reviews", reviews.string(),
+                                           "--meta", meta.string(), "--out", (dir / "imported-cli").string()});
+          fs::remove_all(dir / "imported-cli");
+          return r;
+        }, sax, dom);
+    add("ecpo tasks build (CLI)", in_imp, 0, [&] {
+          StageResult r = run_binary_once(
+              {"tasks", "build", "--data", (dir / "imported").string(), "--out", (dir / "tasks-cli").string()});
+          fs::remove_all(dir / "tasks-cli");
+          return r;
+        }, tsax, tdom);
+  }
+  for (int round = 0; round < g_repeat; ++round) {
+    std::fprintf(stderr, "round %d of %d\n", round + 1, g_repeat);
+    for (Stage& st : stages) {
+      if (st.input == in_imp && st.mb == 0) st.mb = static_cast<double>(bytes_of(imported)) / 1e6;
+      st.rounds.push_back(st.run());
+    }
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v.empty() ? 0.0 : v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  };
+  // A stage's speed relative to a baseline: the median over rounds of baseline CPU / stage CPU (both measured
+  // in the same round, so a slow spell of a shared machine hits both).
+  auto ratio = [&](const Stage& st, int base) {
+    if (base < 0) return std::string("-");
+    std::vector<double> r;
+    for (std::size_t i = 0; i < st.rounds.size(); ++i) r.push_back(stages[base].rounds[i].cpu / st.rounds[i].cpu);
+    return fmt(median(r)) + "x";
+  };
+  ecpo::Table t({"stage", "input", "MB in", "wall s", "CPU s", "MB/s (CPU)", "peak RSS MB", "vs parse (SAX)",
+                 "vs parse (DOM)"});
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    const Stage& st = stages[i];
+    std::vector<double> cpu, wall;
+    double peak = 0;
+    for (const auto& r : st.rounds) {
+      cpu.push_back(r.cpu);
+      wall.push_back(r.wall);
+      peak = std::max(peak, r.peak_mb);
+    }
+    const bool baseline = static_cast<int>(i) == sax || static_cast<int>(i) == sax_gz || static_cast<int>(i) == tsax;
+    t.row({st.name, st.input, st.mb > 0 ? fmt(st.mb, 1) : "-", fmt(median(wall)), fmt(median(cpu)),
+           st.mb > 0 ? fmt(st.mb / median(cpu), 1) : "-", fmt(peak, 1), baseline ? "1.00x" : ratio(st, st.sax),
+           ratio(st, st.dom)});
   }
   std::cout << "\n" << n_reviews << " reviews (" << so.users << " users), files in " << dir.string() << "\n";
   t.print(std::cout);
@@ -294,8 +314,9 @@ int main(int argc, char** argv) {
   }
   for (std::size_t n : sizes) bench_size(n, dir, cli, clean);
   std::cout << "\nEach stage runs in its own child process (peak RSS is its own). MB in: uncompressed input bytes; "
-               "MB/s and the ratios use CPU time (user + system; the least of --repeat runs), wall time is shown too "
-               "(the machine may be shared). "
+               "times are medians over the rounds; MB/s and ratios use CPU time (user + system), each ratio the "
+               "median of per-round ratios against the baseline measured in the same round (the machine may be "
+               "shared). "
                "Library stages exclude the ecpo binary's floor; the CLI rows include it.\n";
   return 0;
 }

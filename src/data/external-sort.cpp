@@ -1,10 +1,12 @@
 // External merge sort, spill folder, run files and key/payload encodings (see external-sort.h).
 #include "data/external-sort.h"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "util/error.h"
@@ -39,10 +41,33 @@ const char* kDiskHint = "free disk space, or pass --tmp DIR on a disk with more 
 // ---------------------------------------------------------------------------------------------------------
 // SpillDir
 
+namespace {
+std::string host_name() {
+  char host[256] = {0};
+  if (::gethostname(host, sizeof host - 1) != 0) return "host";
+  std::string h(host);
+  for (char& c : h)
+    if (c == '-' || c == '/' || c == '.') c = '_';
+  return h;
+}
+}  // namespace
+
 SpillDir::SpillDir(const fs::path& parent, const std::string& tag) {
   std::error_code ec;
   fs::create_directories(parent, ec);
-  std::string tmpl = (parent / (".ecpo-" + tag + "-XXXXXX")).string();
+  // Folders of earlier runs on this host that were killed before they could clean up: "<prefix><pid>-XXXXXX"
+  // whose process no longer exists. Others (live, or another host's) are left alone.
+  const std::string prefix = ".ecpo-" + tag + "-" + host_name() + "-";
+  for (const auto& e : fs::directory_iterator(parent, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == -1 && errno == ESRCH) {
+      std::error_code ignored;
+      fs::remove_all(e.path(), ignored);
+    }
+  }
+  std::string tmpl = (parent / (prefix + std::to_string(::getpid()) + "-XXXXXX")).string();
   if (!::mkdtemp(tmpl.data()))
     throw Error(std::string("cannot create a temp folder: ") + std::strerror(errno), parent.string(),
                 "pass --tmp DIR with a writable folder");

@@ -23,8 +23,9 @@ struct SortOptions {
   bool stable = true;                  // false: equal keys may come out in any order (a faster sort)
 };
 
-// A private temp folder (<parent>/.ecpo-<tag>-XXXXXX) removed with everything in it when destroyed, also
-// while an exception unwinds. `parent` must exist or be creatable.
+// A private temp folder (<parent>/.ecpo-<tag>-<host>-<pid>-XXXXXX) removed with everything in it when
+// destroyed, also while an exception unwinds. `parent` must exist or be creatable. Creating one also removes
+// the folders of earlier runs on this host whose process is gone (killed before it could clean up).
 class SpillDir {
  public:
   SpillDir(const std::filesystem::path& parent, const std::string& tag);

@@ -8,6 +8,9 @@
 #include <random>
 #include <tuple>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "test-support.h"
@@ -167,5 +170,30 @@ TEST(ExternalSort, UnwritableSpillParentIsAnErrorWithAHint) {
   } catch (const ecpo::Error& e) {
     EXPECT_NE(std::string(e.what()).find("/proc/ecpo-no-such-place"), std::string::npos) << e.what();
     EXPECT_NE(e.hint().find("--tmp"), std::string::npos);
+  }
+}
+
+TEST(ExternalSort, StaleSpillFoldersOfDeadRunsAreRemoved) {
+  // A folder named like a spill folder of this host with the pid of a process that has exited is a leftover
+  // of a killed run: the next SpillDir removes it. One with a live pid (ours) and other names stay.
+  ecpo::test::TempDir dir;
+  pid_t child = fork();
+  if (child == 0) _exit(0);
+  ASSERT_GT(child, 0);
+  waitpid(child, nullptr, 0);
+  std::string probe;
+  {
+    SpillDir s(dir.path(), "t");
+    probe = s.path().filename().string();  // .ecpo-t-<host>-<pid>-XXXXXX
+  }
+  const std::string host_prefix = probe.substr(0, probe.rfind('-', probe.rfind('-') - 1) + 1);  // .ecpo-t-<host>-
+  fs::create_directories(dir / (host_prefix + std::to_string(child) + "-abc123") / "sub");
+  fs::create_directories(dir / (host_prefix + std::to_string(getpid()) + "-live00"));
+  fs::create_directories(dir / ".ecpo-other-x-1-abc");
+  {
+    SpillDir s(dir.path(), "t");
+    EXPECT_FALSE(fs::exists(dir / (host_prefix + std::to_string(child) + "-abc123")));
+    EXPECT_TRUE(fs::exists(dir / (host_prefix + std::to_string(getpid()) + "-live00")));
+    EXPECT_TRUE(fs::exists(dir / ".ecpo-other-x-1-abc"));
   }
 }
