@@ -6,7 +6,7 @@
 // `tasks build` through the library, and the same two through the ecpo binary (its peak RSS includes the
 // program's own floor, measured by `ecpo --version`). Prints one table per size; "vs parse" is the parse-only
 // (SAX) CPU time over the stage's CPU time, i.e. the stage's throughput as a fraction of the baseline's.
-// Usage: bench_data [--reviews N[,N...]] [--dir DIR] [--repeat N] [--no-cli] [--clean]
+// Usage: bench_data [--reviews N[,N...]] [--dir DIR] [--repeat N] [--ecpo BIN] [--no-cli] [--clean]
 // (--repeat, default 3: rounds; each round runs every stage once, each next to its baselines, and the table
 // shows medians over rounds, ratios being medians of per-round ratios — robust on a shared machine).
 #include <sys/resource.h>
@@ -35,6 +35,10 @@
 #ifndef ECPO_BIN
 #define ECPO_BIN ""
 #endif
+
+namespace {
+std::string g_ecpo = ECPO_BIN;  // --ecpo overrides (e.g. a copy, so that rebuilding does not disturb a run)
+}
 
 namespace fs = std::filesystem;
 
@@ -85,11 +89,11 @@ StageResult run_binary_once(const std::vector<std::string>& args) {
   auto t0 = std::chrono::steady_clock::now();
   pid_t pid = fork();
   if (pid == 0) {
-    std::vector<char*> argv{const_cast<char*>(ECPO_BIN)};
+    std::vector<char*> argv{const_cast<char*>(g_ecpo.c_str())};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
     if (!std::freopen("/dev/null", "w", stdout) || !std::freopen("/dev/null", "w", stderr)) _exit(3);
-    execv(ECPO_BIN, argv.data());
+    execv(g_ecpo.c_str(), argv.data());
     _exit(4);
   }
   StageResult r = finish_child(pid, 0);
@@ -200,7 +204,7 @@ void bench_size(std::size_t target, const fs::path& root, bool cli, bool clean) 
   ecpo::data::TaskBuildOptions to;
   to.data = dir / "imported";
   to.out = dir / "tasks";
-  const bool with_cli = cli && std::string(ECPO_BIN).size();
+  const bool with_cli = cli && !g_ecpo.empty();
   // Stages, in the order each round runs them; a stage's baselines run in the same round, next to it.
   struct Stage {
     std::string name, input;
@@ -303,12 +307,14 @@ int main(int argc, char** argv) {
       dir = argv[++i];
     } else if (a == "--no-cli") {
       cli = false;
+    } else if (a == "--ecpo" && i + 1 < argc) {
+      g_ecpo = argv[++i];
     } else if (a == "--repeat" && i + 1 < argc) {
       g_repeat = std::max(1, std::stoi(argv[++i]));
     } else if (a == "--clean") {
       clean = true;
     } else {
-      std::fprintf(stderr, "usage: bench_data [--reviews N[,N...]] [--dir DIR] [--repeat N] [--no-cli] [--clean]\n");
+      std::fprintf(stderr, "usage: bench_data [--reviews N[,N...]] [--dir DIR] [--repeat N] [--ecpo BIN] [--no-cli] [--clean]\n");
       return 2;
     }
   }

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 namespace ecpo::data {
@@ -19,7 +20,8 @@ constexpr int kMaxDepth = 256;
 template <typename Sax>
 class Parser {
  public:
-  Parser(std::string_view s, Sax& sax) : p_(s.data()), end_(s.data() + s.size()), sax_(sax) {}
+  Parser(std::string_view s, Sax& sax, FastJsonHints* hints = nullptr)
+      : p_(s.data()), end_(s.data() + s.size()), sax_(sax), hints_(hints ? hints : &no_hints_) {}
 
   bool document() {
     skip_ws();
@@ -64,7 +66,7 @@ class Parser {
       return sax_.end_object();
     }
     for (;;) {
-      if (p_ == end_ || *p_ != '"' || !string() || !sax_.key(buf_)) return false;
+      if (p_ == end_ || *p_ != '"' || !string() || !sax_.key(buf_)) return false;  // hints_ set by string()
       skip_ws();
       if (p_ == end_ || *p_ != ':') return false;
       ++p_;
@@ -198,12 +200,26 @@ class Parser {
     return true;
   }
 
-  // p_ at the opening quote; decodes into buf_ and leaves p_ after the closing quote.
+  // True when any of the 8 bytes is '"', '\\', below 0x20 or at/above 0x80 (may also flag a few others).
+  static bool special8(std::uint64_t x) {
+    constexpr std::uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    auto zero = [&](std::uint64_t v) { return (v - ones) & ~v; };
+    return ((zero(x ^ (ones * '"')) | zero(x ^ (ones * '\\')) | ((x - ones * 0x20) & ~x) | x) & high) != 0;
+  }
+
+  // p_ at the opening quote; decodes into buf_ and leaves p_ after the closing quote. Sets hints_->plain.
   bool string() {
     ++p_;
     buf_.clear();
+    hints_->plain = true;
     const char* run = p_;
     for (;;) {
+      while (end_ - p_ >= 8) {  // eight ordinary bytes at a time
+        std::uint64_t x;
+        std::memcpy(&x, p_, 8);
+        if (special8(x)) break;
+        p_ += 8;
+      }
       while (p_ < end_) {
         const auto c = static_cast<unsigned char>(*p_);
         if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80) break;
@@ -217,6 +233,7 @@ class Parser {
         return true;
       }
       if (c == '\\') {
+        hints_->plain = false;
         buf_.append(run, static_cast<std::size_t>(p_ - run));
         ++p_;
         if (!escape()) return false;
@@ -272,13 +289,15 @@ class Parser {
   const char* p_;
   const char* end_;
   Sax& sax_;
+  FastJsonHints no_hints_;
+  FastJsonHints* hints_;
   std::string buf_, num_;
 };
 
 }  // namespace
 
-bool fast_sax_parse(std::string_view text, nlohmann::json_sax<nlohmann::json>& sax) {
-  Parser<nlohmann::json_sax<nlohmann::json>> parser(text, sax);
+bool fast_sax_parse(std::string_view text, nlohmann::json_sax<nlohmann::json>& sax, FastJsonHints* hints) {
+  Parser<nlohmann::json_sax<nlohmann::json>> parser(text, sax, hints);
   return parser.document();
 }
 

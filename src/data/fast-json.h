@@ -13,7 +13,13 @@
 
 namespace ecpo::data {
 
-bool fast_sax_parse(std::string_view text, nlohmann::json_sax<nlohmann::json>& sax);
+// Set by the parser before each string() and key() call: `plain` is true when the token had no escape
+// sequence, so its decoded text is also its own JSON encoding (what a dump would write between the quotes).
+struct FastJsonHints {
+  bool plain = false;
+};
+
+bool fast_sax_parse(std::string_view text, nlohmann::json_sax<nlohmann::json>& sax, FastJsonHints* hints = nullptr);
 
 // A DOM through the fast path (nlohmann's own SAX-to-DOM builder, so duplicate keys etc. behave as in
 // json::parse); false when the fast parser gives up (`out` is then unspecified: use json::parse).

@@ -211,17 +211,17 @@ class ItemRowSax : public nlohmann::json_sax<json> {
         case Field::price: return out_.row += "null", true;
         default: return odd();
       }
-      append_json_string(out_.row, v);
+      put_string(v);
       return true;
     }
     if (depth_ == 2 && field_ == Field::categories) {
       if (!first_.back()) out_.row += ',';
       first_.back() = false;
-      append_json_string(out_.row, v);
+      put_string(v);
       return true;
     }
     if (!nested_value()) return false;
-    append_json_string(out_.row, v);
+    put_string(v);
     return true;
   }
   bool binary(binary_t&) override { return odd(); }
@@ -255,7 +255,7 @@ class ItemRowSax : public nlohmann::json_sax<json> {
     if (!first_.back()) out_.row += ',';
     first_.back() = false;
     last_key_.back() = k;
-    append_json_string(out_.row, k);
+    put_string(k);
     out_.row += ':';
     pending_key_ = true;
     return true;
@@ -292,8 +292,20 @@ class ItemRowSax : public nlohmann::json_sax<json> {
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return odd(); }
 
   bool ok() const { return done_ && !odd_; }
+  FastJsonHints hints_;  // set by fast_sax_parse
 
  private:
+  // A decoded string or key back as JSON: the token's own text when it had no escapes (hints_.plain).
+  void put_string(std::string_view v) {
+    if (hints_.plain) {
+      out_.row += '"';
+      out_.row += v;
+      out_.row += '"';
+    } else {
+      append_json_string(out_.row, v);
+    }
+  }
+
   enum class Field : unsigned { attributes, categories, description, domain, item_id, price, title };
   static constexpr std::array<std::string_view, 7> kFields = {"attributes", "categories", "description", "domain",
                                                              "item_id",    "price",      "title"};
@@ -351,7 +363,7 @@ class UserRowSax : public nlohmann::json_sax<json> {
   bool string(string_t& v) override {
     if (depth_ == 1 && top_ == 2) {
       out_.user_id = v;
-      append_json_string(out_.row, v);
+      put_string(v);
       return true;
     }
     if (depth_ != 3) return odd();
@@ -366,7 +378,7 @@ class UserRowSax : public nlohmann::json_sax<json> {
       case 2: case 4: break;  // text, title
       default: return odd();
     }
-    append_json_string(out_.row, v);
+    put_string(v);
     return true;
   }
   bool start_object(std::size_t) override {
@@ -420,8 +432,20 @@ class UserRowSax : public nlohmann::json_sax<json> {
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return odd(); }
   bool ok() const { return done_ && !odd_; }
+  FastJsonHints hints_;  // set by fast_sax_parse
 
  private:
+  // A decoded string or key back as JSON: the token's own text when it had no escapes (hints_.plain).
+  void put_string(std::string_view v) {
+    if (hints_.plain) {
+      out_.row += '"';
+      out_.row += v;
+      out_.row += '"';
+    } else {
+      append_json_string(out_.row, v);
+    }
+  }
+
   bool odd() {
     odd_ = true;
     return false;
@@ -456,7 +480,7 @@ bool parse_user_row_fast(std::string_view line, UserRow& out) {
   out.item_ids.clear();
   out.reviews.clear();
   UserRowSax sax(out);
-  return fast_sax_parse(line, sax) && sax.ok();
+  return fast_sax_parse(line, sax, &sax.hints_) && sax.ok();
 }
 
 void read_user_row(std::string_view line, const std::string& where, UserRow& out) {
@@ -482,7 +506,7 @@ bool parse_item_row_fast(std::string_view line, ItemRow& out) {
   out.title.clear();
   out.domain.clear();
   ItemRowSax sax(out);
-  return fast_sax_parse(line, sax) && sax.ok();
+  return fast_sax_parse(line, sax, &sax.hints_) && sax.ok();
 }
 
 void read_item_row(std::string_view line, const std::string& where, ItemRow& out) {

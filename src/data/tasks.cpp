@@ -2,13 +2,17 @@
 //  A. users.jsonl → the selected users' rows (sorter U, by user id) and one reference per review (sorter R, by
 //     item id; reviews rated ≥ min_rating carry their target data), plus a Bloom filter of those item ids;
 //  B. items.jsonl → sorter I (by item id): normalised title, domain and row of the items the filter passes;
-//  C. R merged with I: used items go to sorter T (by normalised title; untitled ones straight to sorter K),
-//     target candidates to a spool file in item order; references to unknown items are counted;
+//  C. R merged with I: used items go to sorter T (by normalised title; untitled ones straight to sorter K)
+//     and their rows to a spool file in id order, target candidates to a spool file in item order;
+//     references to unknown items are counted;
 //  D. T in title order: the smallest id of each title is kept, the others alias it (sorter K, by item id);
-//  E. K in id order: items.jsonl and item_aliases.jsonl; merged with the spool, each candidate goes to sorter
+//  E. K in id order (with the row spool): items.jsonl and item_aliases.jsonl; merged with the candidate
+//     spool, each candidate goes to sorter
 //     G by (user id, user input order, review position) with its kept id and that item's domain (by input
 //     order and position alone when users.jsonl came sorted by user id, its usual state);
 //  F. G per user: targets de-duplicated by kept id, the test pick, tasks_*.jsonl; then U → users.jsonl.
+// Kept items are numbered as C and D decide them; the distinct target items of each split are counted with
+// one bit per kept item (an 8th of a byte per item, like the importer's bit per review).
 // The sorts are stable, so every file is byte for byte what the former in-memory builder wrote.
 // Task rows: {task_id "<user_id>:<item_id>", user_id, target_item_id, split, target_timestamp, target_rating,
 // target_index (0-based among the user's targets by time), n_targets, n_reviews, source_item_id (the id the
@@ -17,7 +21,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -46,11 +49,17 @@ bool same_dir(const fs::path& a, const fs::path& b) {
   if (fs::exists(a) && fs::exists(b)) return fs::equivalent(a, b, ec);
   return fs::weakly_canonical(a, ec) == fs::weakly_canonical(b, ec);
 }
+// One target of the user being written; its strings live in a per-user arena (kept id, source id, domain).
 struct Target {
-  std::string item_id, source_item_id, domain;
+  std::size_t kept_at, kept_size, source_at, source_size, domain_at, domain_size;
+  std::uint64_t kept_index;  // the kept item's number (see phase C/D), for the distinct-item counts
   std::int64_t timestamp;
   double rating;
 };
+std::string id_key_text(std::string_view key) {
+  std::string scratch;
+  return std::string(KeyReader(key).str(scratch));
+}
 std::string item_key(std::string_view id) {
   std::string k;
   KeyWriter(k).str(id);
@@ -169,7 +178,9 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
   // C. References × catalogue, both by item id.
   ExternalSorter by_title(spill, "titles", budget(m / 4));
   ExternalSorter canonical(spill, "canonical", budget(m / 4, /*stable=*/false));  // ids are unique
+  std::uint64_t kept_items = 0;  // kept items numbered as they are decided (untitled here, title groups in D)
   RunWriter spool(spill.new_file("candidates"), o.io_buffer);
+  RunWriter rows(spill.new_file("rows"), o.io_buffer);  // used items' rows, in id order (never re-sorted)
   {
     std::string_view rk, rp, ck, cp;
     bool have_ref = refs.next(rk, rp), have_cat = catalogue.next(ck, cp);
@@ -180,19 +191,19 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
       const bool found = have_cat && ck == std::string_view(id_key);
       if (found) {
         Cursor c(cp);
-        const std::string_view title = c.bytes(), domain = c.bytes(), row = cp.substr(c.position());
+        const std::string_view title = c.bytes(), domain = c.bytes();
         const std::string_view id = KeyReader(id_key).str(scratch);
+        rows.add(id_key, cp.substr(c.position()));
         payload.clear();
         if (title.empty()) {  // untitled items never merge: each is its own kept item
           put_varint(payload, 1);
+          put_varint(payload, kept_items++);
           put_bytes(payload, id);
           put_bytes(payload, domain);
-          payload += row;
           canonical.add(id_key, payload);
         } else {  // added in id order, so each title group lists its smallest id first
           put_bytes(payload, id);
           put_bytes(payload, domain);
-          payload += row;
           key.clear();
           KeyWriter(key).str(title);
           by_title.add(key, payload);
@@ -206,11 +217,13 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
     }
   }
   spool.close();
+  rows.close();
 
   // D. Title groups: the first (smallest) id is kept, the others alias it.
   {
     std::string_view tk, tp;
     std::string group, kept_id, kept_domain;
+    std::uint64_t index = 0;
     bool have = by_title.next(tk, tp);
     while (have) {
       group.assign(tk);
@@ -221,12 +234,14 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
         if (first) {
           kept_id.assign(id);
           kept_domain.assign(domain);
+          index = kept_items++;
           put_varint(payload, 1);
+          put_varint(payload, index);
           put_bytes(payload, id);
           put_bytes(payload, domain);
-          payload += tp.substr(c.position());
         } else {
           put_varint(payload, 0);
+          put_varint(payload, index);
           put_bytes(payload, kept_id);
           put_bytes(payload, kept_domain);
           ++st.duplicates_merged;
@@ -242,16 +257,19 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
   JsonlWriter alias_out(o.out / "item_aliases.jsonl");
   ExternalSorter targets(spill, "targets", budget(m / 4, /*stable=*/false));  // keys are unique
   {
-    RunReader cand(spool.path(), o.io_buffer);
-    bool have_cand = cand.next();
+    RunReader cand(spool.path(), o.io_buffer), row(rows.path(), o.io_buffer);
+    bool have_cand = cand.next(), have_row = row.next();
     std::string_view kk, kp;
     while (canonical.next(kk, kp)) {
       Cursor c(kp);
       const bool kept = c.varint() == 1;
+      const std::uint64_t kept_index = c.varint();
       const std::string_view kept_id = c.bytes(), domain = c.bytes();
       const std::string_view id = KeyReader(kk).str(scratch);
       if (kept) {
-        items_out.write_line(kp.substr(c.position()));
+        while (have_row && row.key() < kk) have_row = row.next();
+        if (!have_row || row.key() != kk) throw Error("internal: item row missing", id_key_text(kk));
+        items_out.write_line(row.payload());
         ++st.item_db;
       } else {
         line.clear();
@@ -273,6 +291,7 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
         else KeyWriter(key).str(user).u64(ord).u64(pos);
         payload.clear();
         put_bytes(payload, user);
+        put_varint(payload, kept_index);
         put_bytes(payload, kept_id);
         put_bytes(payload, id);
         put_varint(payload, ts);
@@ -284,31 +303,41 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
     }
   }
 
-  // F. Tasks per user, in user order.
-  ExternalSorter split_items(spill, "split-items", budget(m / 8, /*stable=*/false));  // counted distinct
+  // F. Tasks per user, in user order. Distinct target items per split: one bit per kept item.
+  std::vector<std::uint64_t> train_items((kept_items + 63) / 64, 0), test_items((kept_items + 63) / 64, 0);
   std::uint64_t users_with_targets = 0;
   {
     std::string_view gk, gp;
     bool have = targets.next(gk, gp);
-    std::string group, user_id, task;
+    std::string group, user_id, task, arena;
     std::vector<Target> list;
-    std::unordered_set<std::string> seen;
     std::uint64_t n_reviews = 0;
+    auto text = [&](std::size_t at, std::size_t size) { return std::string_view(arena).substr(at, size); };
     while (have) {
       group.assign(gk.substr(0, gk.size() - 8));  // (user id and) input order; the review position follows
       user_id.assign(Cursor(gp).bytes());
       list.clear();
-      seen.clear();
+      arena.clear();
       for (; have && gk.size() >= 8 && gk.substr(0, gk.size() - 8) == std::string_view(group);
            have = targets.next(gk, gp)) {
         Cursor c(gp);
         c.bytes();  // the user id
+        const std::uint64_t kept_index = c.varint();
         const std::string_view kept = c.bytes(), source = c.bytes();
         const auto ts = static_cast<std::int64_t>(c.varint());
         const double rating = c.f64();
         n_reviews = c.varint();
-        if (seen.emplace(kept).second)
-          list.push_back({std::string(kept), std::string(source), std::string(gp.substr(c.position())), ts, rating});
+        const std::string_view domain = gp.substr(c.position());
+        bool seen = false;  // a user has a few dozen targets: a linear scan beats a hash set
+        for (const Target& t : list) seen = seen || t.kept_index == kept_index;
+        if (seen) continue;
+        Target t{arena.size(), kept.size(), 0, source.size(), 0, domain.size(), kept_index, ts, rating};
+        arena += kept;
+        t.source_at = arena.size();
+        arena += source;
+        t.domain_at = arena.size();
+        arena += domain;
+        list.push_back(t);
       }
       ++users_with_targets;
       std::size_t test_index = 0;
@@ -319,27 +348,28 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
       for (std::size_t i = 0; i < list.size(); ++i) {
         const Target& t = list[i];
         const bool test = i == test_index;
+        const std::string_view kept = text(t.kept_at, t.kept_size);
         // The bytes to_json(Task).dump() writes: keys in sorted order.
         line.clear();
         line += "{\"domain\":";
-        append_json_string(line, t.domain);
+        append_json_string(line, text(t.domain_at, t.domain_size));
         line += ",\"n_reviews\":";
         append_json_int(line, static_cast<std::int64_t>(n_reviews));
         line += ",\"n_targets\":";
         append_json_int(line, static_cast<std::int64_t>(list.size()));
         line += ",\"source_item_id\":";
-        append_json_string(line, t.source_item_id);
+        append_json_string(line, text(t.source_at, t.source_size));
         line += test ? ",\"split\":\"test\"" : ",\"split\":\"train\"";
         line += ",\"target_index\":";
         append_json_int(line, static_cast<std::int64_t>(i));
         line += ",\"target_item_id\":";
-        append_json_string(line, t.item_id);
+        append_json_string(line, kept);
         line += ",\"target_rating\":";
         append_json_double(line, t.rating);
         line += ",\"target_timestamp\":";
         append_json_int(line, t.timestamp);
         line += ",\"task_id\":";
-        task = user_id + ":" + t.item_id;
+        task.assign(user_id).append(":").append(kept);
         append_json_string(line, task);
         line += ",\"test_rule\":";
         append_json_string(line, o.test_rule);
@@ -347,9 +377,7 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
         append_json_string(line, user_id);
         line += '}';
         (test ? test_out : train_out).write_line(line);
-        key.assign(test ? "1" : "0");
-        KeyWriter(key).str(t.item_id);
-        split_items.add(key);
+        (test ? test_items : train_items)[t.kept_index / 64] |= 1ull << (t.kept_index % 64);
       }
       st.test.users += 1;
       st.test.tasks += 1;
@@ -360,17 +388,8 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
     }
   }
   st.users_without_target = st.users_selected - users_with_targets;
-  {
-    std::string_view k, p;
-    std::string last;
-    bool any = false;
-    while (split_items.next(k, p)) {
-      if (any && k == std::string_view(last)) continue;
-      last.assign(k);
-      any = true;
-      (k[0] == '1' ? st.test.items : st.train.items) += 1;
-    }
-  }
+  for (std::uint64_t w : train_items) st.train.items += static_cast<std::uint64_t>(__builtin_popcountll(w));
+  for (std::uint64_t w : test_items) st.test.items += static_cast<std::uint64_t>(__builtin_popcountll(w));
   {
     std::string_view k, p;
     if (!users_out) {  // the input was not sorted by user id
@@ -379,7 +398,7 @@ TaskBuildStats build_tasks(const TaskBuildOptions& o) {
     }
   }
   st.sort_runs = user_rows.runs_written() + refs.runs_written() + catalogue.runs_written() + by_title.runs_written() +
-                 canonical.runs_written() + targets.runs_written() + split_items.runs_written();
+                 canonical.runs_written() + targets.runs_written();
 
   json manifest = {{"data", o.data.string()},
                    {"min_reviews", o.min_reviews},

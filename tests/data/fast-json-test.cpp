@@ -47,6 +47,22 @@ class Recorder : public nlohmann::json_sax<json> {
   }
 };
 
+// Checks the `plain` hint: a plain token's decoded text must dump as itself between quotes.
+class HintChecker : public Recorder {
+ public:
+  ecpo::data::FastJsonHints hints;
+  std::string problem;
+  bool string(string_t& v) override { return check(v) && Recorder::string(v); }
+  bool key(string_t& k) override { return check(k) && Recorder::key(k); }
+
+ private:
+  bool check(const std::string& v) {
+    std::string dumped = json(v).dump();
+    if (hints.plain && dumped != "\"" + v + "\"") problem = "plain hint on " + dumped;
+    return true;
+  }
+};
+
 struct Outcome {
   bool ok;
   std::string log;
@@ -72,7 +88,9 @@ std::string check(const std::string& s) {
   if (!want.ok) return "fast parser accepted what nlohmann rejects";
   if (got.log != want.log) return "events differ:\n  fast: " + got.log + "\n  ref:  " + want.log;
   if (dom.dump() != json::parse(s).dump()) return "DOM differs: " + dom.dump();
-  return "";
+  HintChecker h;
+  ecpo::data::fast_sax_parse(s, h, &h.hints);
+  return h.problem;
 }
 
 }  // namespace
