@@ -1,17 +1,25 @@
-// Raw-dump importer (see import.h). Memory: one compact record per review (ids interned to 32-bit
-// indexes, title and text in a chunked text arena) plus the needed meta items; the raw JSON objects are
-// dropped line by line. Field rules (price, details, Python-literal attributes) live in raw-fields.h.
+// Raw-dump importer (see import.h), in four streaming passes over bounded buffers:
+//  1. reviews → sorter A keyed (user, timestamp, item) with (input order, rating, title, text), sorter B keyed
+//     (item) with the input order, and a Bloom filter of the item ids;
+//  2. meta → sorter C keyed (item id) with the item's items.jsonl row, for records the filter lets through;
+//  3. B merged with C (both by item id): items.jsonl in id order (first meta record of an id wins), and a
+//     bitmap (1 bit per review) of the reviews whose item has no meta record;
+//  4. A merged in order: users.jsonl, skipping the bitmap's reviews; equal keys keep input order (the sorts
+//     are stable), so rows are byte for byte those of the former in-memory sort by (user, time, item, order).
+// With --min/--max-reviews, items.jsonl is written after pass 4 from the items of the users kept.
+// Field rules (price, details, Python-literal attributes) live in raw-fields.h.
 #include "data/import.h"
 
 #include <algorithm>
 #include <cmath>
-#include <memory>
-#include <numeric>
-#include <unordered_map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "data/bloom-filter.h"
+#include "data/external-sort.h"
+#include "data/fast-json.h"
 #include "data/raw-fields.h"
 #include "data/review-fields.h"
 #include "data/types.h"
@@ -27,59 +35,6 @@ namespace ecpo::data {
 using json = nlohmann::json;
 
 namespace {
-
-// Append-only store of short strings in 8 MiB chunks (no reallocation copies, no per-string header).
-class TextArena {
- public:
-  struct Ref {
-    std::uint32_t chunk = 0, offset = 0, size = 0;
-  };
-  Ref add(std::string_view s) {
-    constexpr std::size_t kChunk = 8u << 20;
-    if (chunks_.empty() || used_ + s.size() > cap_) {
-      cap_ = std::max(kChunk, s.size());
-      chunks_.push_back(std::make_unique<char[]>(cap_));
-      used_ = 0;
-    }
-    Ref r{static_cast<std::uint32_t>(chunks_.size() - 1), static_cast<std::uint32_t>(used_),
-          static_cast<std::uint32_t>(s.size())};
-    std::copy(s.begin(), s.end(), chunks_.back().get() + used_);
-    used_ += s.size();
-    return r;
-  }
-  std::string_view get(Ref r) const { return {chunks_[r.chunk].get() + r.offset, r.size}; }
-
- private:
-  std::vector<std::unique_ptr<char[]>> chunks_;
-  std::size_t used_ = 0, cap_ = 0;
-};
-
-class Interner {
- public:
-  std::uint32_t id(const std::string& s) {
-    auto [it, fresh] = index_.try_emplace(s, static_cast<std::uint32_t>(names_.size()));
-    if (fresh) names_.push_back(s);
-    return it->second;
-  }
-  const std::uint32_t* find(const std::string& s) const {
-    auto it = index_.find(s);
-    return it == index_.end() ? nullptr : &it->second;
-  }
-  const std::string& name(std::uint32_t i) const { return names_[i]; }
-  std::size_t size() const { return names_.size(); }
-
- private:
-  std::unordered_map<std::string, std::uint32_t> index_;
-  std::vector<std::string> names_;
-};
-
-struct CompactReview {
-  std::uint32_t user, item;
-  double rating;
-  std::int64_t timestamp;
-  std::uint64_t seq;  // input order, the last tie-breaker
-  TextArena::Ref title, text;
-};
 
 const std::string* get_string(const json& j, const char* key) {
   auto it = j.find(key);
@@ -172,6 +127,13 @@ Item yelp_item(const json& j, const std::string& id, const std::string& domain) 
   return it;
 }
 
+// The encoded user component at the front of a sort-A key (up to and including its terminator).
+std::string_view user_part(std::string_view key) {
+  for (std::size_t i = 0; i + 1 < key.size(); ++i)
+    if (key[i] == 0 && key[i + 1] == '\x01') return key.substr(0, i + 2);
+  throw Error("internal: corrupt sort key");
+}
+
 }  // namespace
 
 ImportStats import_raw(const ImportOptions& o) {
@@ -183,6 +145,10 @@ ImportStats import_raw(const ImportOptions& o) {
     throw Error("no meta file given", "--meta",
                 amazon ? "pass --meta meta_<Category>.jsonl" : "pass --meta yelp_academic_dataset_business.json");
   if (o.out.empty()) throw Error("no output directory", "--out", "pass --out DIR");
+  if (o.min_reviews > o.max_reviews)
+    throw Error("--min-reviews (" + std::to_string(o.min_reviews) + ") is above --max-reviews (" +
+                    std::to_string(o.max_reviews) + ")",
+                "--min-reviews");
   for (const auto& p : o.reviews) require_exists(p, "review file", "check --reviews (plain or .gz)");
   for (const auto& p : o.meta) require_exists(p, "meta file", "check --meta (plain or .gz)");
 
@@ -200,12 +166,19 @@ ImportStats import_raw(const ImportOptions& o) {
     report(e);
   };
 
-  // 1. Reviews → compact records.
-  Interner users, items;
-  TextArena text;
-  std::vector<CompactReview> reviews;
+  OutputDirGuard out_guard(o.out);
+  SpillDir spill(o.tmp.empty() ? o.out : o.tmp, "import");
+  const std::size_t m = std::max<std::size_t>(o.memory, 1u << 10);
+  auto budget = [&](std::size_t bytes) { return SortOptions{bytes, o.fan_in, o.io_buffer}; };
+  const bool filtering = o.filtering();
+
+  // 1. Reviews → sorters A (by user) and B (by item), Bloom filter of item ids.
+  ExternalSorter by_user(spill, "reviews", budget(m / 2));
+  ExternalSorter by_item(spill, "review-items", budget(m / 8));
+  BloomFilter reviewed(m / 16);
+  std::uint64_t seq = 0;
   ReviewFields f;
-  std::string line, parse_error;
+  std::string line, parse_error, key, payload;
   for (const auto& path : o.reviews) {
     LineReader r(path);
     while (r.next(line)) {
@@ -237,22 +210,32 @@ ImportStats import_raw(const ImportOptions& o) {
         bad_record(std::string("review record lacks a valid '") + missing + "'", where());
         continue;
       }
-      CompactReview cr;
-      cr.user = users.id(f.user_id);
-      cr.item = items.id(*item);
-      cr.rating = *f.rating;
-      cr.timestamp = ts;
-      cr.seq = reviews.size();
-      cr.title = text.add(f.title);
-      cr.text = text.add(f.text);
-      reviews.push_back(cr);
+      key.clear();
+      KeyWriter(key).str(f.user_id).i64(ts).str(*item);
+      payload.clear();
+      put_varint(payload, seq);
+      put_double(payload, *f.rating);
+      put_bytes(payload, f.title);
+      payload += f.text;
+      by_user.add(key, payload);
+      key.clear();
+      KeyWriter(key).str(*item);
+      payload.clear();
+      put_varint(payload, seq);
+      by_item.add(key, payload);
+      reviewed.add(*item);
+      ++seq;
     }
     st.bytes_read += r.bytes_read();
   }
 
-  // 2. Meta → the items the reviews name (first record wins on a duplicate id). Every line is validated
-  // and its id read by SAX; only the lines of needed items are parsed into a DOM.
-  std::vector<std::optional<Item>> catalogue(items.size());
+  // Spill what is buffered now (when runs exist) so that the meta pass has the memory.
+  by_user.finish();
+  by_item.finish();
+
+  // 2. Meta → sorter C: the items.jsonl row of each record whose id some review may name. Every line is
+  // validated and its id read by SAX; only the lines that pass the filter are parsed into a DOM.
+  ExternalSorter meta_rows(spill, "meta", budget(m / 2));
   const char* id_key = amazon ? "parent_asin" : "business_id";
   std::string id;
   bool is_object = false;
@@ -273,95 +256,166 @@ ImportStats import_raw(const ImportOptions& o) {
         bad_record(std::string("meta record lacks '") + id_key + "'", where());
         continue;
       }
-      const std::uint32_t* idx = items.find(id);
-      if (!idx || catalogue[*idx]) continue;
-      v = json::parse(line);  // valid: checked above
-      catalogue[*idx] = amazon ? amazon_item(v, id, domain) : yelp_item(v, id, domain);
+      if (!reviewed.maybe_contains(id)) continue;
+      if (!fast_parse_dom(line, v)) v = json::parse(line);  // valid: checked above
+      key.clear();
+      KeyWriter(key).str(id);
+      meta_rows.add(key, to_json(amazon ? amazon_item(v, id, domain) : yelp_item(v, id, domain))
+                             .dump(-1, ' ', false, json::error_handler_t::replace));
     }
     st.bytes_read += r.bytes_read();
   }
 
-  // 3. Join and order: users by id, each user's reviews by (timestamp, item id, input order).
-  std::vector<std::uint32_t> user_order(users.size());
-  std::iota(user_order.begin(), user_order.end(), 0u);
-  std::sort(user_order.begin(), user_order.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return users.name(a) < users.name(b); });
-  std::vector<std::uint32_t> rank(users.size());
-  for (std::uint32_t i = 0; i < user_order.size(); ++i) rank[user_order[i]] = i;
-  std::vector<std::uint32_t> order;
-  order.reserve(reviews.size());
-  std::vector<char> item_used(items.size(), 0);
-  for (std::uint32_t i = 0; i < reviews.size(); ++i) {
-    if (!catalogue[reviews[i].item]) {
-      ++st.skipped_reviews;
-      continue;
+  // 3. Join B with C by item id. Items go to items.jsonl now, or (when filtering users) to a candidates
+  // file that pass 5 narrows to the items of the users kept.
+  std::vector<std::uint64_t> skip((seq + 63) / 64, 0);
+  std::optional<JsonlWriter> items_out;
+  std::optional<RunWriter> candidates;
+  if (filtering) candidates.emplace(spill.new_file("candidates"), o.io_buffer);
+  else items_out.emplace(o.out / "items.jsonl");
+  {
+    std::string_view ik, ip, mk, mp;
+    bool have_meta = meta_rows.next(mk, mp);
+    bool have_item = by_item.next(ik, ip);
+    std::string current;
+    while (have_item) {
+      current.assign(ik);
+      while (have_meta && mk < std::string_view(current)) have_meta = meta_rows.next(mk, mp);
+      const bool found = have_meta && mk == std::string_view(current);
+      if (found) {
+        if (candidates) candidates->add(current, mp);
+        else items_out->write_line(mp);
+        ++st.items;
+        while (have_meta && mk == std::string_view(current)) have_meta = meta_rows.next(mk, mp);  // first wins
+      }
+      for (; have_item && ik == std::string_view(current); have_item = by_item.next(ik, ip)) {
+        if (found) continue;
+        const std::uint64_t s = Cursor(ip).varint();
+        skip[s / 64] |= 1ull << (s % 64);
+        ++st.skipped_reviews;
+      }
     }
-    item_used[reviews[i].item] = 1;
-    order.push_back(i);
   }
-  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-    const CompactReview &x = reviews[a], &y = reviews[b];
-    if (x.user != y.user) return rank[x.user] < rank[y.user];
-    if (x.timestamp != y.timestamp) return x.timestamp < y.timestamp;
-    if (x.item != y.item) return items.name(x.item) < items.name(y.item);
-    return x.seq < y.seq;
-  });
+  if (candidates) candidates->close();
 
-  // 4. Write both files to temps; rename only when everything has been written.
-  JsonlWriter items_out(o.out / "items.jsonl");
+  // 4. users.jsonl in (user, timestamp, item, input order): rows are written as text, the same bytes as
+  // to_json(User), with no DOM per review.
   JsonlWriter users_out(o.out / "users.jsonl");
-  std::vector<std::uint32_t> item_order;
-  for (std::uint32_t i = 0; i < items.size(); ++i)
-    if (item_used[i]) item_order.push_back(i);
-  std::sort(item_order.begin(), item_order.end(),
-            [&](std::uint32_t a, std::uint32_t b) { return items.name(a) < items.name(b); });
-  for (std::uint32_t i : item_order) items_out.write(to_json(*catalogue[i]));
-  st.items = item_order.size();
-
-  line.clear();  // users.jsonl rows are written as text: same bytes as to_json(User), no DOM per review
-  for (std::size_t k = 0; k < order.size();) {
-    const std::uint32_t u = reviews[order[k]].user;
-    line.clear();
-    line += "{\"reviews\":[";
-    for (bool first = true; k < order.size() && reviews[order[k]].user == u; ++k, first = false) {
-      const CompactReview& cr = reviews[order[k]];
-      if (!first) line += ',';
-      line += "{\"item_id\":";
-      append_json_string(line, items.name(cr.item));
-      line += ",\"rating\":";
-      append_json_double(line, cr.rating);
-      line += ",\"text\":";
-      append_json_string(line, text.get(cr.text));
-      line += ",\"timestamp\":";
-      append_json_int(line, cr.timestamp);
-      line += ",\"title\":";
-      append_json_string(line, text.get(cr.title));
+  std::optional<ExternalSorter> used_items;
+  if (filtering) used_items.emplace(spill, "used-items", budget(m / 4));
+  {
+    std::string_view k, p;
+    bool have = by_user.next(k, p);
+    std::string user_key, user_scratch, item_scratch;
+    std::vector<std::string> user_items;
+    while (have) {
+      user_key.assign(user_part(k));
+      std::string user_id(KeyReader(user_key).str(user_scratch));
+      line.clear();
+      line += "{\"reviews\":[";
+      std::uint64_t count = 0;
+      user_items.clear();
+      for (; have && k.substr(0, std::min(k.size(), user_key.size())) == std::string_view(user_key);
+           have = by_user.next(k, p)) {
+        Cursor c(p);
+        const std::uint64_t s = c.varint();
+        if ((skip[s / 64] >> (s % 64)) & 1) continue;
+        ++count;
+        if (filtering && count > o.max_reviews) continue;  // dropped anyway: stop building the row
+        KeyReader kr(k);
+        kr.str(user_scratch);
+        const std::int64_t ts = kr.i64();
+        const std::string_view item = kr.str(item_scratch);
+        const double rating = c.f64();
+        const std::string_view title = c.bytes();
+        const std::string_view text = p.substr(c.position());
+        if (count > 1) line += ',';
+        line += "{\"item_id\":";
+        append_json_string(line, item);
+        line += ",\"rating\":";
+        append_json_double(line, rating);
+        line += ",\"text\":";
+        append_json_string(line, text);
+        line += ",\"timestamp\":";
+        append_json_int(line, ts);
+        line += ",\"title\":";
+        append_json_string(line, title);
+        line += '}';
+        if (filtering) user_items.emplace_back(item);
+      }
+      if (count == 0) continue;
+      if (count < o.min_reviews || count > o.max_reviews) {
+        ++st.dropped_users;
+        st.dropped_reviews += count;
+        continue;
+      }
+      line += "],\"user_id\":";
+      append_json_string(line, user_id);
       line += '}';
-      ++st.reviews;
+      users_out.write_line(line);
+      ++st.users;
+      st.reviews += count;
+      for (const auto& it : user_items) {
+        key.clear();
+        KeyWriter(key).str(it);
+        used_items->add(key);
+      }
     }
-    line += "],\"user_id\":";
-    append_json_string(line, users.name(u));
-    line += '}';
-    users_out.write_line(line);
-    ++st.users;
   }
+
+  // 5. (filtering) items.jsonl: the candidates some kept user reviewed, in id order.
+  if (filtering) {
+    items_out.emplace(o.out / "items.jsonl");
+    st.items = 0;
+    RunReader cand(candidates->path(), o.io_buffer);
+    bool have_cand = cand.next();
+    std::string_view uk, up;
+    std::string last;
+    bool any = false;
+    while (used_items->next(uk, up)) {
+      if (any && uk == std::string_view(last)) continue;
+      last.assign(uk);
+      any = true;
+      while (have_cand && cand.key() < uk) have_cand = cand.next();
+      if (have_cand && cand.key() == uk) {
+        items_out->write_line(cand.payload());
+        ++st.items;
+      }
+    }
+  }
+  st.sort_runs = by_user.runs_written() + by_item.runs_written() + meta_rows.runs_written() +
+                 (used_items ? used_items->runs_written() : 0);
 
   json manifest = {{"source", o.source}, {"strict", o.strict}, {"reviews", json::array()}, {"meta", json::array()},
                    {"counts", {{"users", st.users}, {"reviews", st.reviews}, {"items", st.items},
                                {"skipped_reviews", st.skipped_reviews}, {"bad_lines", st.bad_lines},
                                {"review_records", st.review_lines}, {"meta_records", st.meta_records}}}};
+  if (filtering) {
+    manifest["min_reviews"] = o.min_reviews;
+    if (o.max_reviews != std::numeric_limits<std::size_t>::max()) manifest["max_reviews"] = o.max_reviews;
+    manifest["counts"]["dropped_users"] = st.dropped_users;
+    manifest["counts"]["dropped_reviews"] = st.dropped_reviews;
+  }
   for (const auto& p : o.reviews) manifest["reviews"].push_back(p.string());
   for (const auto& p : o.meta) manifest["meta"].push_back(p.string());
-  items_out.commit();
+  items_out->commit();
   users_out.commit();
   write_json_file(o.out / "import.json", manifest);
+  out_guard.done();
   return st;
 }
 
-std::string import_summary(const ImportStats& s) {
-  return "users " + std::to_string(s.users) + ", reviews " + std::to_string(s.reviews) + ", items " +
-         std::to_string(s.items) + ", skipped " + std::to_string(s.skipped_reviews) + " (item not in meta), bad lines " +
-         std::to_string(s.bad_lines);
+std::string import_summary(const ImportStats& s, const ImportOptions& o) {
+  std::string out = "users " + std::to_string(s.users) + ", reviews " + std::to_string(s.reviews) + ", items " +
+                    std::to_string(s.items) + ", skipped " + std::to_string(s.skipped_reviews) +
+                    " (item not in meta), bad lines " + std::to_string(s.bad_lines);
+  if (o.filtering()) {
+    const bool no_max = o.max_reviews == std::numeric_limits<std::size_t>::max();
+    out += "; dropped " + std::to_string(s.dropped_users) + " users with fewer than " + std::to_string(o.min_reviews) +
+           (no_max ? std::string() : " or more than " + std::to_string(o.max_reviews)) + " reviews (" +
+           std::to_string(s.dropped_reviews) + " reviews)";
+  }
+  return out;
 }
 
 }  // namespace ecpo::data

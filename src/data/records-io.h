@@ -4,6 +4,8 @@
 #pragma once
 #include <filesystem>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "data/types.h"
@@ -15,5 +17,9 @@ std::vector<Task> read_tasks(const std::filesystem::path& path);
 std::vector<User> read_users(const std::filesystem::path& path);
 // Calls fn for each user in file order without holding the file in memory.
 void for_each_user(const std::filesystem::path& path, const std::function<void(User&&)>& fn);
+
+// Parses one line of such a file as JSON; on malformed JSON throws the ecpo::Error JsonlReader
+// (util/jsonl.h, BadLinePolicy::fail) would: "malformed JSON line: parse error ..." at `where`, with its hint.
+nlohmann::json parse_record_line(std::string_view line, const std::string& where);
 
 }  // namespace ecpo::data

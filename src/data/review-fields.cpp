@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/fast-json.h"
+
 namespace ecpo::data {
 
 namespace {
@@ -176,20 +178,36 @@ class PeekSax : public nlohmann::json_sax<json> {
 
 bool peek_string_field(std::string_view line, std::string_view key, bool& is_object, std::string& value,
                        std::string& error) {
-  is_object = false;
-  value.clear();
-  error.clear();
+  auto reset = [&] {
+    is_object = false;
+    value.clear();
+    error.clear();
+  };
+  reset();
+  {
+    PeekSax fast(key, is_object, value, error);
+    if (fast_sax_parse(line, fast)) return true;
+  }
+  reset();  // not sure: nlohmann's parser decides (and words the error)
   PeekSax sax(key, is_object, value, error);
   return json::sax_parse(line.begin(), line.end(), &sax, nlohmann::detail::input_format_t::json, true);
 }
 
 bool parse_review_fields(std::string_view line, bool amazon, ReviewFields& out, std::string& error) {
-  out.is_object = false;
-  out.user_id.clear(), out.item_id.clear(), out.asin.clear(), out.title.clear(), out.text.clear(), out.date.clear();
-  out.has_user = out.has_item = out.has_asin = out.has_date = false;
-  out.rating.reset();
-  out.timestamp.reset();
-  error.clear();
+  auto reset = [&] {
+    out.is_object = false;
+    out.user_id.clear(), out.item_id.clear(), out.asin.clear(), out.title.clear(), out.text.clear(), out.date.clear();
+    out.has_user = out.has_item = out.has_asin = out.has_date = false;
+    out.rating.reset();
+    out.timestamp.reset();
+    error.clear();
+  };
+  reset();
+  {
+    Sax fast(amazon, out, error);
+    if (fast_sax_parse(line, fast)) return true;
+  }
+  reset();  // not sure: nlohmann's parser decides (and words the error)
   Sax sax(amazon, out, error);
   return json::sax_parse(line.begin(), line.end(), &sax, nlohmann::detail::input_format_t::json, true);
 }

@@ -1,5 +1,6 @@
-// Extracts the few fields the importer needs from one raw review line with nlohmann's SAX parser, so no
-// JSON DOM is built per review (the import's hot loop). Amazon-2023 and Yelp key sets. Only top-level keys
+// Extracts the few fields the importer needs from one raw review line with a SAX parser (data/fast-json.h,
+// falling back to nlohmann's for lines it is unsure of), so no JSON DOM is built per review (the import's
+// hot loop). Amazon-2023 and Yelp key sets. Only top-level keys
 // are read; a later duplicate key wins, as with a DOM. It does not validate or interpret field meaning.
 #pragma once
 #include <cstdint>

@@ -56,6 +56,8 @@ std::vector<std::string> string_list(const json& t, const char* key, const std::
 struct Templates {
   std::string origin, domain, category, main_category, id_style = "asin";
   double child_asin_rate = 0;
+  double edition_rate = 0;             // share of items that are another edition of an earlier title
+  std::vector<std::string> editions;   // edition labels, written in brackets ("" → the very same title)
   Lists lists;  // words.*, plus reviews.pos/neg/aspects (as "aspect") and yelp extras
   std::vector<std::string> titles, descriptions, features, stores;
   // A group ties categories to the titles, descriptions and words that fit them (a Yelp "kind", an
@@ -102,6 +104,12 @@ Templates load_templates(const fs::path& path, const std::string& domain) {
   if (auto w = root.find("words"); w != root.end() && w->is_object())
     for (auto it = w->begin(); it != w->end(); ++it) t.lists[it.key()] = string_list(*w, it.key().c_str(), t.origin, true);
   t.titles = string_list(root, "titles", t.origin, false);
+  t.edition_rate = root.value("edition_rate", 0.0);
+  t.editions = string_list(root, "editions", t.origin, false);
+  if (t.edition_rate < 0 || t.edition_rate >= 1)
+    throw Error("edition_rate must lie in [0, 1)", t.origin);
+  if (t.edition_rate > 0 && t.editions.empty())
+    throw Error("edition_rate is set but the template has no 'editions' list", t.origin, "add editions: [Hardcover, ...]");
   const json& rv = root.contains("reviews") ? root["reviews"] : json::object();
   t.lists["aspect"] = string_list(rv, "aspects", t.origin, true);
   t.lists["pos"] = string_list(rv, "pos", t.origin, true);
@@ -148,6 +156,16 @@ Templates load_templates(const fs::path& path, const std::string& domain) {
     t.mixed_titles = string_list(rv, "mixed_titles", t.origin, true);
     t.neg_titles = string_list(rv, "negative_titles", t.origin, true);
   }
+  // Word lists hold plain words: a placeholder inside one would be written out verbatim.
+  auto plain = [&](const Lists& lists) {
+    for (const auto& [name, words] : lists)
+      for (const auto& w : words)
+        if (w.find('{') != std::string::npos)
+          throw Error("word list '" + name + "' holds a placeholder (\"" + w + "\"); lists are not expanded", t.origin,
+                      "move the pattern into a titles/descriptions template");
+  };
+  plain(t.lists);
+  for (const auto& g : t.groups) plain(g.words);
   // Every placeholder must resolve, so a typo fails at load rather than on some seeds only.
   auto check = [&](const std::vector<std::string>& templates, const Templates::Group* g) {
     for (const std::string& tmpl : templates)
@@ -185,8 +203,30 @@ std::string fix_articles(std::string s) {
   return s;
 }
 
+// An item's own values for placeholders ({title}, {category}, its author or platform...): a handful of
+// pairs, searched linearly (cheaper than a hash map per item in a catalogue of a million items).
+class Context {
+ public:
+  const std::string* find(std::string_view key) const {
+    for (const auto& [k, v] : kv_)
+      if (k == key) return &v;
+    return nullptr;
+  }
+  void set(std::string_view key, std::string value) {
+    for (auto& [k, v] : kv_)
+      if (k == key) {
+        v = std::move(value);
+        return;
+      }
+    kv_.emplace_back(std::string(key), std::move(value));
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> kv_;
+};
+
 // Replaces {key} by ctx[key], else a random entry of lists[key without trailing digits].
-std::string fill(const std::string& tmpl, const std::unordered_map<std::string, std::string>& ctx,
+std::string fill(const std::string& tmpl, const Context& ctx,
                  const Templates& t, const Templates::Group& g, Rng& rng) {
   std::string out;
   out.reserve(tmpl.size() + 32);
@@ -202,8 +242,8 @@ std::string fill(const std::string& tmpl, const std::unordered_map<std::string, 
     if (close == std::string::npos) throw Error("unclosed '{' in template \"" + tmpl + "\"", t.origin);
     std::string key = tmpl.substr(i + 1, close - i - 1);
     i = close + 1;
-    if (auto it = ctx.find(key); it != ctx.end()) {
-      out += it->second;
+    if (const std::string* v = ctx.find(key)) {
+      out += *v;
       continue;
     }
     std::string base = key;
@@ -247,7 +287,7 @@ struct SynthItem {
   std::optional<double> price;
   ojson details = ojson::object();
   std::string store;
-  std::unordered_map<std::string, std::string> ctx;  // per-item picks reused by reviews
+  Context ctx;  // per-item picks reused by reviews
   // yelp
   std::size_t group = 0, city = 0, hours = 0;
   std::string address;
@@ -261,9 +301,18 @@ struct SynthItem {
 // Keys drawn once per item so that title, description and reviews agree (one author, one platform...).
 const char* const kItemKeys[] = {"author", "platform", "genre", "brand", "accessory", "color", "name", "topic"};
 
+// Title draws per item before a repeated normalised title gets a number.
+constexpr int kTitleDraws = 12;
+
+// Items with distinct normalised titles (util/text.h normalize_title), as a real catalogue mostly has: a
+// draw (template and words) whose normalised title an earlier item holds is redrawn, up to kTitleDraws
+// times, then numbered ("... 2"). Editions (edition_rate) repeat an earlier title of the same group with a
+// bracketed label, as stores list a paperback and a hardcover, or a game's deluxe edition, under two ids;
+// they share the earlier item's author, platform and other per-item picks.
 std::vector<SynthItem> make_items(const Templates& t, std::size_t n, std::uint64_t seed) {
   Rng rng(mix_seed(seed, 1));
-  std::unordered_set<std::string> ids;
+  std::unordered_set<std::string> ids, taken;
+  std::vector<std::vector<std::size_t>> originals(t.groups.size());
   std::vector<SynthItem> items(n);
   for (std::size_t i = 0; i < n; ++i) {
     SynthItem& it = items[i];
@@ -276,13 +325,34 @@ std::vector<SynthItem> make_items(const Templates& t, std::size_t n, std::uint64
       const std::vector<std::string>* l = nullptr;
       if (auto gl = g.words.find(k); gl != g.words.end()) l = &gl->second;
       else if (auto tl = t.lists.find(k); tl != t.lists.end()) l = &tl->second;
-      if (l && !l->empty()) it.ctx[k] = rng.pick(*l);
+      if (l && !l->empty()) it.ctx.set(k, rng.pick(*l));
     }
-    for (const auto& [k, v] : g.set) it.ctx[k] = v;
+    for (const auto& [k, v] : g.set) it.ctx.set(k, v);
     it.categories = g.categories;
-    it.ctx["category"] = it.categories.back();
-    if (!g.kind.empty()) it.ctx["kind"] = g.kind;
-    it.title = fill(rng.pick(g.titles.empty() ? t.titles : g.titles), it.ctx, t, g, rng);
+    it.ctx.set("category", it.categories.back());
+    if (!g.kind.empty()) it.ctx.set("kind", g.kind);
+    auto& pool = originals[it.group];
+    if (!pool.empty() && t.edition_rate > 0 && rng.chance(t.edition_rate)) {
+      const SynthItem& base = items[pool[rng.below(pool.size())]];
+      const std::string& label = rng.pick(t.editions);
+      it.ctx = base.ctx;
+      it.title = label.empty() ? base.title : base.title + " (" + label + ")";
+    } else {
+      const auto& templates = g.titles.empty() ? t.titles : g.titles;
+      std::string key;
+      for (int draw = 0; draw < kTitleDraws; ++draw) {
+        it.title = fill(rng.pick(templates), it.ctx, t, g, rng);
+        key = normalize_title(it.title);
+        if (!taken.count(key)) break;
+      }
+      const std::string drawn = it.title;
+      for (int k = 2; taken.count(key); ++k) {
+        it.title = drawn + " " + std::to_string(k);
+        key = normalize_title(it.title);
+      }
+      taken.insert(key);
+      pool.push_back(i);
+    }
     if (t.domain == "yelp") {
       it.city = rng.below(t.cities.size());
       std::string street = t.lists.count("street") ? rng.pick(t.lists.at("street")) : std::string("Main St");
@@ -313,7 +383,7 @@ std::vector<SynthItem> make_items(const Templates& t, std::size_t n, std::uint64
       for (const auto& [key, values] : t.details) it.details[key] = rng.pick(values);
       if (!t.stores.empty()) it.store = fill(rng.pick(t.stores), it.ctx, t, g, rng);
     }
-    it.ctx["title"] = it.title;
+    it.ctx.set("title", it.title);
   }
   return items;
 }
@@ -350,6 +420,23 @@ fs::path synth_template_path(const std::string& domain) {
               "set ECPO_RESOURCES to the repository's resources/ folder or pass --templates FILE");
 }
 
+namespace {
+std::size_t catalogue_size(const SynthOptions& o) {
+  return o.items ? o.items : std::max<std::size_t>(50, o.users * o.reviews_per_user / 10);
+}
+}  // namespace
+
+std::vector<std::string> synth_item_titles(const SynthOptions& o) {
+  if (o.domain != "book" && o.domain != "game" && o.domain != "yelp")
+    throw Error("unknown synth domain '" + o.domain + "'", "--domain", "use book, game or yelp");
+  fs::path tpl = o.templates.empty() ? synth_template_path(o.domain) : o.templates;
+  require_exists(tpl, "synth template", "pass --templates FILE or set ECPO_RESOURCES");
+  std::vector<std::string> titles;
+  for (SynthItem& it : make_items(load_templates(tpl, o.domain), catalogue_size(o), o.seed))
+    titles.push_back(std::move(it.title));
+  return titles;
+}
+
 SynthResult synthesize(const SynthOptions& o) {
   if (o.domain != "book" && o.domain != "game" && o.domain != "yelp")
     throw Error("unknown synth domain '" + o.domain + "'", "--domain", "use book, game or yelp");
@@ -357,7 +444,7 @@ SynthResult synthesize(const SynthOptions& o) {
   if (o.reviews_per_user == 0) throw Error("--reviews-per-user must be at least 1", "--reviews-per-user");
   if (o.out.empty()) throw Error("no output directory", "--out", "pass --out DIR");
   const std::size_t max_count = o.reviews_per_user + o.reviews_per_user / 2;
-  const std::size_t n_items = o.items ? o.items : std::max<std::size_t>(50, o.users * o.reviews_per_user / 10);
+  const std::size_t n_items = catalogue_size(o);
   if (n_items < max_count)
     throw Error("catalogue of " + std::to_string(n_items) + " items is smaller than the largest history (" +
                     std::to_string(max_count) + " reviews)",

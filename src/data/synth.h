@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace ecpo::data {
 
@@ -26,6 +27,10 @@ struct SynthResult {
 
 // Writes the two raw files atomically (temp + rename). Throws ecpo::Error on a bad option or template.
 SynthResult synthesize(const SynthOptions& options);
+
+// The item titles of the catalogue synthesize() would write for `options`, in catalogue order, without
+// writing anything (for checks of title variety; `out` is not used).
+std::vector<std::string> synth_item_titles(const SynthOptions& options);
 
 // Where the template for `domain` is looked up: $ECPO_RESOURCES/synth, then resources/synth next to or above
 // the running binary, then the source tree's resources/synth. Throws ecpo::Error with a hint when absent.

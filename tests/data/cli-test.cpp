@@ -77,3 +77,20 @@ TEST(DataCli, TasksBuildWithoutImportSaysWhatToRun) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.out.find("ecpo data import"), std::string::npos) << r.out;
 }
+
+TEST(DataCli, ImportMinReviewsPrintsWhatWasDroppedAndCleansTmp) {
+  ecpo::test::TempDir dir;
+  auto r = run_ecpo("data import --source amazon2023 --reviews " + q(data_asset("amazon_reviews.jsonl")) + " --meta " +
+                    q(data_asset("meta_Video_Games.jsonl")) + " --out " + q(dir / "o") + " --min-reviews 3 --tmp " +
+                    q(dir / "scratch") + " --memory 1 --fan-in 2");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("users 1, reviews 4, items 4, skipped 1 (item not in meta), bad lines 2; dropped 1 users with "
+                       "fewer than 3 reviews (2 reviews)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_TRUE(std::filesystem::is_empty(dir / "scratch"));
+  r = run_ecpo("data import --source amazon2023 --reviews " + q(data_asset("amazon_reviews.jsonl")) + " --meta " +
+               q(data_asset("meta_Video_Games.jsonl")) + " --out " + q(dir / "o2") + " --min-reviews 5 --max-reviews 4");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("--min-reviews (5) is above --max-reviews (4)"), std::string::npos) << r.out;
+}

@@ -8,6 +8,10 @@
 #include "data-test-util.h"
 #include "test-support.h"
 #include "util/fs.h"
+#include "util/jsonl.h"
+#include "util/text.h"
+
+#include <set>
 
 using nlohmann::json;
 using namespace ecpo::data;
@@ -252,4 +256,130 @@ TEST(Import, BadMetaLinesAreCountedWithLocation) {
   } catch (const ecpo::Error& e) {
     EXPECT_NE(std::string(e.what()).find("meta_Video_Games.jsonl:9"), std::string::npos) << e.what();
   }
+}
+
+namespace {
+std::size_t entries(const std::filesystem::path& dir) {
+  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(dir), {}));
+}
+// The frozen synthetic Books data (tests/assets/data/frozen_synth/book: 60 users, 1,792 reviews).
+ImportOptions frozen_books(const std::filesystem::path& out) {
+  ImportOptions o;
+  o.source = "amazon2023";
+  o.reviews = {data_asset("frozen_synth/book/Books.jsonl.gz")};
+  o.meta = {data_asset("frozen_synth/book/meta_Books.jsonl.gz")};
+  o.out = out;
+  o.strict = true;
+  return o;
+}
+}  // namespace
+
+TEST(Import, MinMaxReviewsKeepsUsersInRangeAndCountsTheRest) {
+  // Fixture by hand: U1 has 4 joined reviews (B002, B005, B006, B001), U2 has 2 (B004, B003); U3's only review
+  // names B999 (no meta), so U3 is never a user. --min-reviews 3 keeps U1 and drops U2 with its 2 reviews;
+  // items.jsonl then lists U1's items only.
+  ecpo::test::TempDir dir;
+  ImportOptions o = amazon_fixture(dir.path());
+  o.min_reviews = 3;
+  ImportStats s = import_raw(o);
+  EXPECT_EQ(s.users, 1u);
+  EXPECT_EQ(s.reviews, 4u);
+  EXPECT_EQ(s.dropped_users, 1u);
+  EXPECT_EQ(s.dropped_reviews, 2u);
+  EXPECT_EQ(s.skipped_reviews, 1u);
+  EXPECT_EQ(s.items, 4u);
+  std::vector<std::string> items;
+  for (const auto& it : read_rows(dir / "items.jsonl")) items.push_back(it["item_id"]);
+  EXPECT_EQ(items, (std::vector<std::string>{"B001", "B002", "B005", "B006"}));
+  EXPECT_EQ(import_summary(s, o),
+            "users 1, reviews 4, items 4, skipped 1 (item not in meta), bad lines 2; dropped 1 users with fewer than 3 "
+            "reviews (2 reviews)");
+  json manifest = ecpo::read_json_file(dir / "import.json");
+  EXPECT_EQ(manifest["counts"]["dropped_users"], 1);
+  EXPECT_EQ(manifest["min_reviews"], 3);
+
+  o.min_reviews = 0;
+  o.max_reviews = 2;  // now U2 stays and U1 goes
+  s = import_raw(o);
+  EXPECT_EQ(s.users, 1u);
+  EXPECT_EQ(read_rows(dir / "users.jsonl")[0]["user_id"], "U2");
+  EXPECT_EQ(s.dropped_reviews, 4u);
+  EXPECT_EQ(s.items, 2u);
+  EXPECT_NE(import_summary(s, o).find("more than 2 reviews (4 reviews)"), std::string::npos);
+  o.min_reviews = 3;
+  EXPECT_THROW(import_raw(o), ecpo::Error);  // min above max
+}
+
+TEST(Import, FilteredImportEqualsFilteringTheFullImport) {
+  // The paper's protocol applied while streaming (exactly 30 reviews) must give the rows of the full import
+  // whose users have exactly 30 reviews, and exactly the items those rows name, with large and with tiny
+  // sort buffers.
+  ecpo::test::TempDir full, dir;
+  import_raw(frozen_books(full.path()));
+  std::string want_users;
+  std::set<std::string> named;
+  for (const auto& u : read_rows(full / "users.jsonl"))
+    if (u["reviews"].size() == 30) {
+      want_users += u.dump() + "\n";
+      for (const auto& r : u["reviews"]) named.insert(r["item_id"]);
+    }
+  std::string want_items;
+  for (const auto& it : read_rows(full / "items.jsonl"))
+    if (named.count(it["item_id"])) want_items += it.dump() + "\n";
+  ASSERT_FALSE(want_users.empty());
+  for (std::size_t memory : {std::size_t{128} << 20, std::size_t{4} << 10}) {
+    ImportOptions o = frozen_books(dir / std::to_string(memory));
+    o.min_reviews = o.max_reviews = 30;
+    o.memory = memory;
+    o.fan_in = 3;
+    ImportStats s = import_raw(o);
+    EXPECT_EQ(ecpo::read_file(dir / std::to_string(memory) / "users.jsonl"), want_users) << memory;
+    EXPECT_EQ(ecpo::read_file(dir / std::to_string(memory) / "items.jsonl"), want_items) << memory;
+    EXPECT_EQ(s.users + s.dropped_users, 60u);
+    EXPECT_EQ(s.reviews + s.dropped_reviews, 1792u);
+    EXPECT_EQ(s.items, named.size());
+  }
+}
+
+TEST(Import, TempFilesLiveUnderTmpAndAreRemoved) {
+  // While the import runs (observed from the bad-line callback, called during the review pass) its spill
+  // folder sits under --tmp, not under --out; afterwards both hold nothing but the outputs.
+  ecpo::test::TempDir dir;
+  ImportOptions o = amazon_fixture(dir / "out");
+  o.tmp = dir / "scratch";
+  std::size_t during = 0;
+  o.on_bad = [&](const ecpo::Error&) {
+    for (const auto& e : std::filesystem::directory_iterator(dir / "scratch"))
+      during += ecpo::starts_with(e.path().filename().string(), ".ecpo-import-");
+  };
+  import_raw(o);
+  EXPECT_EQ(during, 2u);  // two bad lines, one folder seen each time
+  EXPECT_EQ(entries(dir / "scratch"), 0u);
+  EXPECT_EQ(entries(dir / "out"), 3u);  // items.jsonl, users.jsonl, import.json
+}
+
+TEST(Import, FailureAfterSpillingLeavesNothingBehind) {
+  // A malformed last line under --strict, after dozens of runs were spilled (4 KiB buffers): the error names
+  // the line and the output folder, created by this import, is gone again.
+  ecpo::test::TempDir dir;
+  std::string reviews, line;
+  ecpo::LineReader r(data_asset("frozen_synth/book/Books.jsonl.gz"));
+  while (r.next(line)) reviews += line + "\n";
+  ecpo::write_file_atomic(dir / "Books.jsonl", reviews + "{\"rating\": 5.0,\n");
+  ImportOptions o = frozen_books(dir / "out");
+  o.reviews = {dir / "Books.jsonl"};
+  o.memory = 4u << 10;
+  try {
+    import_raw(o);
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Books.jsonl:1793"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "out"));
+  // The same failure into an existing folder keeps that folder and the earlier outputs, and nothing else.
+  import_raw(frozen_books(dir / "out"));
+  const std::string before = ecpo::read_file(dir / "out" / "users.jsonl");
+  EXPECT_THROW(import_raw(o), ecpo::Error);
+  EXPECT_EQ(entries(dir / "out"), 3u);
+  EXPECT_EQ(ecpo::read_file(dir / "out" / "users.jsonl"), before);
 }

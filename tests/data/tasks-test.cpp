@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <set>
 
 #include <gtest/gtest.h>
@@ -255,4 +256,82 @@ TEST(Tasks, CorruptUsersFileNamesFileAndLine) {
     EXPECT_NE(std::string(e.what()).find("users.jsonl:3"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(std::filesystem::exists(out / "tasks_train.jsonl"));
+}
+
+TEST(Tasks, FailureAfterSpillingLeavesNothingBehind) {
+  // The frozen synthetic Books data imported, then a users.jsonl whose last line lacks `reviews`: with 4 KiB
+  // buffers the builder has spilled many runs by then. The error names file:line and no output folder (nor
+  // spill folder under --tmp) remains.
+  ecpo::test::TempDir dir;
+  ImportOptions io;
+  io.source = "amazon2023";
+  io.reviews = {data_asset("frozen_synth/book/Books.jsonl.gz")};
+  io.meta = {data_asset("frozen_synth/book/meta_Books.jsonl.gz")};
+  io.out = dir / "data";
+  import_raw(io);
+  std::string users = ecpo::read_file(dir / "data" / "users.jsonl");
+  ecpo::write_file_atomic(dir / "data" / "users.jsonl", users + "{\"user_id\": \"Z\", \"reviews\": [{\"rating\": 5}]}\n");
+  TaskBuildOptions o;
+  o.data = dir / "data";
+  o.out = dir / "tasks";
+  o.tmp = dir / "scratch";
+  o.memory = 4u << 10;
+  o.fan_in = 3;
+  try {
+    build_tasks(o);
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("users.jsonl:61"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("lacks field 'item_id'"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "tasks"));
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / "scratch"), {}), 0);
+  // Without the bad line the same settings succeed, and the spill folder is gone afterwards too.
+  ecpo::write_file_atomic(dir / "data" / "users.jsonl", users);
+  o.min_reviews = 1;
+  o.max_reviews = 1000;
+  TaskBuildStats s = build_tasks(o);
+  EXPECT_GT(s.sort_runs, 50u);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir / "scratch"), {}), 0);
+}
+
+TEST(Tasks, UnsortedUsersFileGivesTheSameOutputs) {
+  // users.jsonl as `data import` writes it (sorted by user id) goes straight through; a shuffled copy (first
+  // user out of order at some line) is sorted instead. Both must give the same files, with any buffer size.
+  ecpo::test::TempDir dir;
+  ImportOptions io;
+  io.source = "amazon2023";
+  io.reviews = {data_asset("frozen_synth/book/Books.jsonl.gz")};
+  io.meta = {data_asset("frozen_synth/book/meta_Books.jsonl.gz")};
+  io.out = dir / "sorted";
+  import_raw(io);
+  std::vector<std::string> rows;
+  {
+    ecpo::LineReader r(dir / "sorted" / "users.jsonl");
+    std::string line;
+    while (r.next(line)) rows.push_back(line);
+  }
+  ASSERT_EQ(rows.size(), 60u);
+  std::vector<std::string> shuffled = rows;
+  std::mt19937_64 rng(3);
+  std::shuffle(shuffled.begin() + 5, shuffled.end(), rng);  // in order for five users, then not
+  std::filesystem::create_directories(dir / "shuffled");
+  std::filesystem::copy_file(dir / "sorted" / "items.jsonl", dir / "shuffled" / "items.jsonl");
+  std::string text;
+  for (const auto& r : shuffled) text += r + "\n\n";  // blank lines too
+  ecpo::write_file_atomic(dir / "shuffled" / "users.jsonl", text);
+  TaskBuildOptions o;
+  o.min_reviews = 1;
+  o.max_reviews = 1000;
+  o.data = dir / "sorted";
+  o.out = dir / "want";
+  build_tasks(o);
+  for (std::size_t memory : {std::size_t{128} << 20, std::size_t{4} << 10}) {
+    o.data = dir / "shuffled";
+    o.out = dir / ("got-" + std::to_string(memory));
+    o.memory = memory;
+    build_tasks(o);
+    for (const char* f : {"users.jsonl", "items.jsonl", "tasks_train.jsonl", "tasks_test.jsonl", "item_aliases.jsonl"})
+      EXPECT_TRUE(ecpo::read_file(o.out / f) == ecpo::read_file(dir / "want" / f)) << f << " memory " << memory;
+  }
 }

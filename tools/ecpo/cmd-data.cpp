@@ -1,7 +1,9 @@
 // CLI verbs of the data stage (see commands.h). Thin: flags → library call → summary.
 //   ecpo data synth  --domain book|game|yelp --users N --seed S --out DIR [--reviews-per-user 30 --items M]
-//   ecpo data import --source amazon2023|yelp --reviews FILE... --meta FILE... --out DIR [--strict --domain D]
+//   ecpo data import --source amazon2023|yelp --reviews FILE... --meta FILE... --out DIR [--strict --domain D
+//                    --min-reviews N --max-reviews N --tmp DIR --memory MB]
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,9 +46,19 @@ void register_data_commands(CLI::App& app) {
   import->add_option("--out", imp->out, "output directory (items.jsonl, users.jsonl, import.json)")->required();
   import->add_flag("--strict", imp->strict, "fail on the first malformed line instead of skipping it");
   import->add_option("--domain", imp->domain, "item domain (default: from the meta file name, e.g. game; yelp)");
-  import->callback([imp] {
+  import->add_option("--min-reviews", imp->min_reviews,
+                     "keep only users with at least this many joined reviews (default: no limit)");
+  import->add_option("--max-reviews", imp->max_reviews, "... and at most this many (default: no limit)");
+  import->add_option("--tmp", imp->tmp, "folder for the temporary sort files (default: the output folder)");
+  auto memory_mb = std::make_shared<std::size_t>(imp->memory >> 20);
+  import->add_option("--memory", *memory_mb, "MB for the sort buffers (peak RSS stays near this plus the program)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  import->add_option("--fan-in", imp->fan_in, "sorted runs merged at once")->capture_default_str()->check(CLI::Range(2, 4096));
+  import->callback([imp, memory_mb] {
+    imp->memory = *memory_mb << 20;
     data::ImportStats s = data::import_raw(*imp);
-    std::printf("%s\n", data::import_summary(s).c_str());
+    std::printf("%s\n", data::import_summary(s, *imp).c_str());
   });
 }
 

@@ -1,7 +1,8 @@
 // CLI verbs of the tasks stage (see commands.h). Thin: flags → library call → summary.
 //   ecpo tasks build --data DIR --out DIR [--min-reviews 30 --max-reviews 30 --min-rating 4 --seed S
-//                    --test-rule first|random]
+//                    --test-rule first|random --tmp DIR --memory MB]
 #include <cstdio>
+#include <memory>
 
 #include "data/tasks.h"
 #include "tools/ecpo/commands.h"
@@ -23,7 +24,14 @@ void register_tasks_commands(CLI::App& app) {
   build->add_option("--seed", o->seed, "seed for --test-rule random")->capture_default_str();
   build->add_option("--test-rule", o->test_rule, "first (earliest target → test) or random")
       ->capture_default_str();
-  build->callback([o] {
+  build->add_option("--tmp", o->tmp, "folder for the temporary sort files (default: the output folder)");
+  auto memory_mb = std::make_shared<std::size_t>(o->memory >> 20);
+  build->add_option("--memory", *memory_mb, "MB for the sort buffers (peak RSS stays near this plus the program)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  build->add_option("--fan-in", o->fan_in, "sorted runs merged at once")->capture_default_str()->check(CLI::Range(2, 4096));
+  build->callback([o, memory_mb] {
+    o->memory = *memory_mb << 20;
     data::TaskBuildStats s = data::build_tasks(*o);
     std::printf("%s", data::tasks_report(s).c_str());
     if (s.users_selected == 0)
