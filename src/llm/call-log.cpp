@@ -3,8 +3,11 @@
 
 #include <sqlite3.h>
 
+#include <limits>
+
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/json-read.h"
 #include "util/jsonl.h"
 #include "util/log.h"
 
@@ -29,29 +32,28 @@ nlohmann::json to_json(const CallRecord& r) {
           {"cost_usd", r.cost_usd}};
 }
 
-CallRecord call_record_from_json(const nlohmann::json& j, const std::string& where) {
-  if (!j.is_object()) throw Error("call record must be an object", where);
+CallRecord call_record_from_json(const nlohmann::json& json, const std::string& where) {
+  const JsonSource src{where, "a call log line is what 'ecpo llm ask --calls' writes"};
+  const JsonAt j(json, src);
+  j.require_object();
+  constexpr std::int64_t kInt = std::numeric_limits<int>::max();
   CallRecord r;
-  try {
-    r.ts_ms = j.value("ts_ms", std::int64_t{0});
-    r.role = j.value("role", "");
-    r.model = j.value("model", "");
-    r.endpoint = j.value("endpoint", "");
-    r.episode_id = j.value("episode_id", "");
-    r.turn = j.value("turn", -1);
-    r.pair_id = j.value("pair_id", "");
-    r.prompt_tokens = j.value("prompt_tokens", std::int64_t{0});
-    r.completion_tokens = j.value("completion_tokens", std::int64_t{0});
-    r.latency_ms = j.value("latency_ms", 0.0);
-    r.retries = j.value("retries", 0);
-    r.cache_hit = j.value("cache_hit", false);
-    r.repair = j.value("repair", false);
-    r.error = j.value("error", "");
-    r.http_status = j.value("http_status", 0);
-    r.cost_usd = j.value("cost_usd", 0.0);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("bad call record field: ") + e.what(), where);
-  }
+  r.ts_ms = j.integer_or("ts_ms", 0);
+  r.role = j.str_or("role", "");
+  r.model = j.str_or("model", "");
+  r.endpoint = j.str_or("endpoint", "");
+  r.episode_id = j.str_or("episode_id", "");
+  r.turn = static_cast<int>(j.integer_or("turn", -1, -1, kInt));
+  r.pair_id = j.str_or("pair_id", "");
+  r.prompt_tokens = j.integer_or("prompt_tokens", 0);
+  r.completion_tokens = j.integer_or("completion_tokens", 0);
+  r.latency_ms = j.number_or("latency_ms", 0.0);
+  r.retries = static_cast<int>(j.integer_or("retries", 0, 0, kInt));
+  r.cache_hit = j.bool_or("cache_hit", false);
+  r.repair = j.bool_or("repair", false);
+  r.error = j.str_or("error", "");
+  r.http_status = static_cast<int>(j.integer_or("http_status", 0, 0, 999));
+  r.cost_usd = j.number_or("cost_usd", 0.0);
   return r;
 }
 

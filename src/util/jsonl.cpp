@@ -1,6 +1,8 @@
 // Streaming JSONL reader/writer (see jsonl.h). gzip via zlib's transparent gzread.
 #include "util/jsonl.h"
 
+#include "util/json-read.h"
+
 #include <cerrno>
 #include <cstring>
 #include <zlib.h>
@@ -153,12 +155,7 @@ void JsonlWriter::commit() {
 }
 
 json read_json_file(const fs::path& path) {
-  std::string text = read_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw Error(std::string("invalid JSON: ") + e.what(), path.string());
-  }
+  return parse_json_text(read_file(path), path.string());
 }
 
 void write_json_file(const fs::path& path, const json& value, int indent) {
