@@ -14,18 +14,15 @@
 #include <nlohmann/json.hpp>
 
 #include "data/raw-fields.h"
-#include "data/rng.h"
+#include "util/rng.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/json-text.h"
 #include "util/json-read.h"
 #include "util/jsonl.h"
+#include "util/resources.h"
 #include "util/text.h"
-
-#ifndef ECPO_RESOURCE_DIR
-#define ECPO_RESOURCE_DIR ""
-#endif
 
 namespace fs = std::filesystem;
 
@@ -337,21 +334,7 @@ double round_half(double v) { return std::round(v * 2.0) / 2.0; }
 }  // namespace
 
 fs::path synth_template_path(const std::string& domain) {
-  const std::string name = domain + ".yaml";
-  std::vector<fs::path> candidates;
-  if (const char* env = std::getenv("ECPO_RESOURCES"); env && *env) candidates.push_back(fs::path(env) / "synth" / name);
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec)
-    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
-      candidates.push_back(dir / "resources" / "synth" / name);
-      candidates.push_back(dir / "share" / "ecpo" / "resources" / "synth" / name);
-    }
-  if (std::string(ECPO_RESOURCE_DIR).size()) candidates.push_back(fs::path(ECPO_RESOURCE_DIR) / "synth" / name);
-  for (const auto& c : candidates)
-    if (fs::exists(c)) return c;
-  throw Error("no synth template for domain '" + domain + "'", name,
-              "set ECPO_RESOURCES to the repository's resources/ folder or pass --templates FILE");
+  return data_file(DataDir::resources, "synth/" + domain + ".yaml");  // util/resources.h's search order
 }
 
 SynthResult synthesize(const SynthOptions& o) {

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "data/records-io.h"
-#include "data/rng.h"
+#include "util/rng.h"
 #include "data/types.h"
 #include "util/error.h"
 #include "util/fs.h"
