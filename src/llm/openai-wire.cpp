@@ -89,7 +89,7 @@ ChatRequest parse_chat_request(std::string_view body) {
   json j;
   try {
     j = json::parse(body.begin(), body.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax (parse_error) or a number beyond double (out_of_range)
     std::string why = e.what();
     if (auto p = why.find("] "); p != std::string::npos) why = why.substr(p + 2);
     throw WireError{400, "request body is not valid JSON: " + utf8_sanitize(why), "invalid_request_error",

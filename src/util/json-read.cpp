@@ -200,6 +200,9 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& source,
     if (auto p = msg.find(": "); p != std::string::npos && msg.rfind("parse error", 0) == 0) msg = msg.substr(p + 2);
     throw Error("invalid JSON: " + utf8_sanitize(msg), source + ":" + std::to_string(line) + ":" + std::to_string(col),
                 hint);
+  } catch (const nlohmann::json::exception& e) {
+    // Not a syntax error but still the parser's: a number beyond double's range (out_of_range.406).
+    throw Error("invalid JSON: " + utf8_sanitize(strip_prefix(e.what())), source, hint);
   }
 }
 

@@ -98,10 +98,10 @@ bool JsonlReader::next(json& value) {
     try {
       json ignored = json::parse(line_);
       (void)ignored;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // a syntax error, or a number beyond double's range
       detail = e.what();
-      auto p = detail.find("parse error");
-      if (p != std::string::npos) detail = detail.substr(p);
+      auto p = detail.find("] ");
+      if (p != std::string::npos) detail = detail.substr(p + 2);
     }
     Error err("malformed JSON line" + (detail.empty() ? std::string() : ": " + detail), where(),
               policy_ == BadLinePolicy::fail ? "fix or remove the line, or run without --strict to skip it"

@@ -74,3 +74,15 @@ TEST(JsonRead, SyntaxErrorsGiveLineAndColumn) {
   }
   EXPECT_EQ(ecpo::parse_json_text("[1]", "x"), json({1}));
 }
+
+// Fuzzer find (serve-request, fuzz/README.md): a number beyond double's range is not a parse_error but
+// nlohmann's out_of_range.406, and escaped every reader that caught only parse_error.
+TEST(JsonRead, NumberOverflowIsALocatedError) {
+  try {
+    ecpo::parse_json_text(R"({"temperature": -1e3000})", "req.json");
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_EQ(e.where(), "req.json");
+    EXPECT_NE(e.message().find("number overflow parsing '-1e3000'"), std::string::npos) << e.what();
+  }
+}
