@@ -17,6 +17,8 @@ PACKAGES=(
   libzstd-dev libxxhash-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev
+  # fuzz targets (scripts/fuzz.sh): libFuzzer, AddressSanitizer and UBSan runtimes come with clang's compiler-rt
+  clang-14 libclang-rt-14-dev
 )
 
 SUDO=""
