@@ -19,6 +19,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   # headless rendering of the HTML report in its test (the test skips with a message without it)
   chromium
+  # fuzz targets (scripts/fuzz.sh): libFuzzer, AddressSanitizer and UBSan runtimes come with clang's compiler-rt
+  clang-14 libclang-rt-14-dev
 )
 
 SUDO=""

@@ -5,8 +5,7 @@
 // is the whole client process's CPU (getrusage RUSAGE_SELF user+sys over the run): the calling threads
 // and any transport thread alike. "caller thr us/call" is the calling threads' own CPU alone.
 // Baseline, same run: a bare cpp-httplib keep-alive client posting the same body and parsing the JSON.
-// "ecpo OpenAiClient" uses the built-in plain-http client; "ecpo via libcurl" the same client forced onto
-// libcurl (http::Engine::curl, per-thread easy handles), the path https and proxied endpoints take.
+// "ecpo OpenAiClient" is the client on its only transport, libcurl (per-thread easy handles).
 //   llm-bench [--calls-per-thread K=40] [--latency-ms 20,100] [--concurrency 1,8,64]
 #include <httplib.h>
 
@@ -26,7 +25,6 @@
 #include <vector>
 
 #include "llm/fake-server.h"
-#include "llm/http-transport.h"
 #include "llm/openai-client.h"
 #include "llm/response-cache.h"
 #include "util/table.h"
@@ -231,10 +229,6 @@ int main(int argc, char** argv) {
         }
       };
       Row ours = run(C, K, client_call);
-      // The same client on libcurl instead of the built-in client.
-      http::set_engine(http::Engine::curl);
-      Row ours_curl = run(C, K, client_call);
-      http::set_engine(http::Engine::automatic);
 
       // Cache hits: the same calls replayed from a filled SQLite cache (no HTTP).
       std::string cache_path = "/tmp/ecpo-llm-bench-" + std::to_string(::getpid()) + ".sqlite";
@@ -255,7 +249,6 @@ int main(int argc, char** argv) {
       };
       row("httplib (baseline)", base, true);
       row("ecpo OpenAiClient", ours, true);
-      row("ecpo via libcurl", ours_curl, true);
       row("ecpo cache hit", hits, false);
     }
   }

@@ -58,7 +58,11 @@ std::optional<std::int64_t> get_int(const json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end()) return std::nullopt;
   if (it->is_number_integer()) return it->get<std::int64_t>();
-  if (it->is_number_float()) return static_cast<std::int64_t>(it->get<double>());
+  if (it->is_number_float()) {
+    double d = it->get<double>();  // beyond int64 the conversion would be undefined
+    if (!(std::abs(d) < 9.2e18)) return std::nullopt;
+    return static_cast<std::int64_t>(d);
+  }
   if (it->is_string()) {
     const std::string& s = it->get_ref<const std::string&>();
     char* end = nullptr;

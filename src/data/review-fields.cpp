@@ -27,7 +27,7 @@ class Sax : public nlohmann::json_sax<json> {
     return number(static_cast<double>(v), static_cast<std::int64_t>(v));
   }
   bool number_float(number_float_t v, const string_t&) override {
-    return number(v, std::isfinite(v) ? static_cast<std::int64_t>(v) : 0);
+    return number(v, std::abs(v) < 9.2e18 ? static_cast<std::int64_t>(v) : 0);
   }
   bool string(string_t& v) override {
     if (depth_ != 1) return true;

@@ -14,17 +14,15 @@
 #include <nlohmann/json.hpp>
 
 #include "data/raw-fields.h"
-#include "data/rng.h"
+#include "util/rng.h"
 #include "util/config.h"
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/json-text.h"
+#include "util/json-read.h"
 #include "util/jsonl.h"
+#include "util/resources.h"
 #include "util/text.h"
-
-#ifndef ECPO_RESOURCE_DIR
-#define ECPO_RESOURCE_DIR ""
-#endif
 
 namespace fs = std::filesystem;
 
@@ -98,7 +96,9 @@ Templates load_templates(const fs::path& path, const std::string& domain) {
   t.origin = path.string();
   json root = yaml_to_json(read_file(path), t.origin);
   if (!root.is_object()) throw Error("synth template is not a mapping", t.origin);
-  t.domain = root.value("domain", domain);
+  const JsonSource src{t.origin, "compare with resources/synth/" + domain + ".yaml"};
+  const JsonAt at(root, src);  // typed reads: a wrong type names its key path, never a json::type_error
+  t.domain = at.str_or("domain", domain);
   if (t.domain != domain)
     throw Error("template is for domain '" + t.domain + "', not '" + domain + "'", t.origin);
   if (auto w = root.find("words"); w != root.end() && w->is_object())
@@ -120,34 +120,35 @@ Templates load_templates(const fs::path& path, const std::string& domain) {
   if (domain == "yelp") {
     if (!root.contains("kinds") || !root["kinds"].is_array() || root["kinds"].empty())
       throw Error("template lacks list 'kinds'", t.origin);
-    for (const auto& k : root["kinds"]) t.groups.push_back(load_group(k, t.origin, k.value("kind", std::string("Place"))));
+    at.get("kinds").each([&](const JsonAt& k) { t.groups.push_back(load_group(k.json(), t.origin, k.str_or("kind", "Place"))); });
     if (!root.contains("cities") || !root["cities"].is_array() || root["cities"].empty())
       throw Error("template lacks list 'cities'", t.origin);
-    for (const auto& c : root["cities"])
-      t.cities.push_back({c.value("city", std::string()), c.value("state", std::string()),
-                          c.contains("postal") ? scalar_text(c["postal"]) : std::string(), c.value("lat", 0.0),
-                          c.value("lon", 0.0)});
+    at.get("cities").each([&](const JsonAt& c) {
+      t.cities.push_back({c.str_or("city", ""), c.str_or("state", ""),
+                          c.has("postal") ? scalar_text(c.json()["postal"]) : std::string(), c.number_or("lat", 0.0),
+                          c.number_or("lon", 0.0)});
+    });
     if (auto h = root.find("hours"); h != root.end() && h->is_array())
       for (const auto& x : *h) t.hours.push_back(x);
     if (auto a = root.find("attributes"); a != root.end() && a->is_object())
       for (auto it = a->begin(); it != a->end(); ++it)
         t.details.emplace_back(it.key(), string_list(*a, it.key().c_str(), t.origin, true));
   } else {
-    t.category = root.value("category", std::string());
+    t.category = at.str_or("category", "");
     if (t.category.empty()) throw Error("template lacks 'category' (the raw file name)", t.origin);
-    t.main_category = root.value("main_category", t.category);
-    t.id_style = root.value("id_style", std::string("asin"));
-    t.child_asin_rate = root.value("child_asin_rate", 0.0);
+    t.main_category = at.str_or("main_category", t.category);
+    t.id_style = at.str_or("id_style", "asin");
+    t.child_asin_rate = at.number_or("child_asin_rate", 0.0, 0.0, 1.0);
     t.descriptions = string_list(root, "descriptions", t.origin, false);
     t.features = string_list(root, "features", t.origin, false);
     t.stores = string_list(root, "stores", t.origin, false);
     if (!root.contains("groups") || !root["groups"].is_array() || root["groups"].empty())
       throw Error("template lacks list 'groups' (categories with their titles and descriptions)", t.origin);
     for (const auto& g : root["groups"]) t.groups.push_back(load_group(g, t.origin, ""));
-    if (auto p = root.find("price"); p != root.end() && p->is_object()) {
-      t.price_min = p->value("min", t.price_min);
-      t.price_max = p->value("max", t.price_max);
-      t.price_null_rate = p->value("null_rate", t.price_null_rate);
+    if (auto p = at.find("price"); p && p->is_object()) {
+      t.price_min = p->number_or("min", t.price_min, 0.0, 1e9);
+      t.price_max = p->number_or("max", t.price_max, t.price_min, 1e9);
+      t.price_null_rate = p->number_or("null_rate", t.price_null_rate, 0.0, 1.0);
     }
     if (auto d = root.find("details"); d != root.end() && d->is_object())
       for (auto it = d->begin(); it != d->end(); ++it)
@@ -403,21 +404,7 @@ double round_half(double v) { return std::round(v * 2.0) / 2.0; }
 }  // namespace
 
 fs::path synth_template_path(const std::string& domain) {
-  const std::string name = domain + ".yaml";
-  std::vector<fs::path> candidates;
-  if (const char* env = std::getenv("ECPO_RESOURCES"); env && *env) candidates.push_back(fs::path(env) / "synth" / name);
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec)
-    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
-      candidates.push_back(dir / "resources" / "synth" / name);
-      candidates.push_back(dir / "share" / "ecpo" / "resources" / "synth" / name);
-    }
-  if (std::string(ECPO_RESOURCE_DIR).size()) candidates.push_back(fs::path(ECPO_RESOURCE_DIR) / "synth" / name);
-  for (const auto& c : candidates)
-    if (fs::exists(c)) return c;
-  throw Error("no synth template for domain '" + domain + "'", name,
-              "set ECPO_RESOURCES to the repository's resources/ folder or pass --templates FILE");
+  return data_file(DataDir::resources, "synth/" + domain + ".yaml");  // util/resources.h's search order
 }
 
 namespace {
@@ -451,7 +438,13 @@ SynthResult synthesize(const SynthOptions& o) {
                 "--items", "raise --items (each user reviews distinct items)");
   fs::path tpl = o.templates.empty() ? synth_template_path(o.domain) : o.templates;
   require_exists(tpl, "synth template", "pass --templates FILE or set ECPO_RESOURCES");
-  Templates t = load_templates(tpl, o.domain);
+  Templates t = [&] {
+    try {
+      return load_templates(tpl, o.domain);
+    } catch (const json::exception& e) {  // a JSON access this loader does not check yet: still located
+      throw_json_error(e, tpl.string(), "compare with resources/synth/" + o.domain + ".yaml");
+    }
+  }();
   std::vector<SynthItem> items = make_items(t, n_items, o.seed);
 
   const bool yelp = o.domain == "yelp";

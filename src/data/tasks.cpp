@@ -27,7 +27,7 @@
 #include "data/bloom-filter.h"
 #include "data/external-sort.h"
 #include "data/records-io.h"
-#include "data/rng.h"
+#include "util/rng.h"
 #include "data/types.h"
 #include "data/record-line.h"
 #include "util/error.h"

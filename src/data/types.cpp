@@ -1,6 +1,8 @@
 // JSON conversion of the shared records (see types.h).
 #include "data/types.h"
 
+#include <cmath>
+
 #include "util/error.h"
 #include "util/text.h"
 
@@ -74,7 +76,12 @@ Review review_from_json(const json& j, const std::string& where) {
   r.rating = rating.get<double>();
   if (auto t = j.find("title"); t != j.end() && t->is_string()) r.title = t->get<std::string>();
   if (auto t = j.find("text"); t != j.end() && t->is_string()) r.text = t->get<std::string>();
-  if (auto t = j.find("timestamp"); t != j.end() && t->is_number()) r.timestamp = t->get<std::int64_t>();
+  if (auto t = j.find("timestamp"); t != j.end() && t->is_number()) {
+    // A float beyond int64 would make the conversion undefined: range-check it first.
+    if (t->is_number_float() && !(std::abs(t->get<double>()) < 9.2e18))
+      throw Error("review field 'timestamp' is out of range (" + t->dump() + ")", where, "milliseconds since 1970");
+    r.timestamp = t->is_number_unsigned() ? static_cast<std::int64_t>(t->get<std::uint64_t>()) : t->get<std::int64_t>();
+  }
   return r;
 }
 
@@ -83,7 +90,8 @@ User user_from_json(const json& j, const std::string& where) {
   u.user_id = str_field(j, "user_id", where, "user");
   const json& reviews = field(j, "reviews", where, "user");
   if (!reviews.is_array()) throw Error("user field 'reviews' must be an array", where);
-  for (const auto& r : reviews) u.reviews.push_back(review_from_json(r, where));
+  for (std::size_t i = 0; i < reviews.size(); ++i)
+    u.reviews.push_back(review_from_json(reviews[i], where + " (reviews[" + std::to_string(i) + "])"));
   return u;
 }
 

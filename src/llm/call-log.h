@@ -14,7 +14,11 @@
 #include <nlohmann/json.hpp>
 
 struct sqlite3;
-struct sqlite3_stmt;
+
+namespace ecpo {
+class SqliteDb;
+class SqliteStmt;
+}  // namespace ecpo
 
 namespace ecpo::llm {
 
@@ -85,9 +89,8 @@ class SqliteCallSink : public CallSink {
 
  private:
   void prepare();
-  sqlite3* db_ = nullptr;
-  bool owned_ = false;
-  sqlite3_stmt* ins_ = nullptr;
+  std::unique_ptr<SqliteDb> db_;     // util/sqlite-db.h: owned, or wrapping the borrowed handle
+  std::unique_ptr<SqliteStmt> ins_;  // used under mu_
   std::mutex mu_;
 };
 

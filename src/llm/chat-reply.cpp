@@ -43,7 +43,9 @@ class ReplySax : public nlohmann::json_sax<nlohmann::json> {
   }
   bool boolean(bool) override { return other_scalar(); }
   bool number_integer(number_integer_t v) override { return integer(v); }
-  bool number_unsigned(number_unsigned_t v) override { return integer(static_cast<std::int64_t>(v)); }
+  bool number_unsigned(number_unsigned_t v) override {
+    return integer(v > static_cast<number_unsigned_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(v));
+  }
   bool number_float(number_float_t, const string_t&) override { return other_scalar(); }
   bool string(string_t& v) override {
     if (at_content()) set_content(true, v);
@@ -115,7 +117,7 @@ class ReplySax : public nlohmann::json_sax<nlohmann::json> {
   }
   bool integer(std::int64_t v) {
     if (Key k = at_usage_field(); k != Key::other) {
-      token(k) = v;
+      token(k) = v < 0 ? 0 : v;  // a server's negative count must not turn into a negative cost
       return scalar_done();
     }
     return other_scalar();

@@ -15,7 +15,7 @@ struct ChatReplyFields {
   bool has_content = false;  // choices[0].message.content exists and is a string or null
   std::string content;       // "" when null
   std::string finish_reason; // "" unless choices[0].finish_reason is a string
-  std::int64_t prompt_tokens = 0, completion_tokens = 0;  // 0 unless usage.* are integers
+  std::int64_t prompt_tokens = 0, completion_tokens = 0;  // 0 unless usage.* are integers; clamped to [0, 2^63)
 };
 
 ChatReplyFields parse_chat_reply(std::string_view body);

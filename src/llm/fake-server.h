@@ -1,25 +1,22 @@
-// A fake OpenAI-compatible server (cpp-httplib) for tests, benchmarks and `ecpo fake-server` demos:
-// GET /v1/models and POST /v1/chat/completions with scripted or rule-based replies (a reply synthesised
-// from the request's JSON schema when nothing else matches), configurable latency, and injected faults —
-// 429 with Retry-After, 500, stalls past the client's timeout, truncated bodies, malformed JSON.
-// It is not a model: replies carry no meaning beyond the script. Loopback by default.
+// A fake OpenAI-compatible server for tests, benchmarks and `ecpo fake-server` demos: a scripted ChatModel
+// (sequence, then rules, then a reply synthesised from the request's JSON schema, else an echo; stop strings
+// and max_tokens counted in words) behind the same ChatServer as `ecpo serve` (chat-server.h), with
+// configurable latency and injected faults through its fault hook — 429 with Retry-After, 500, stalls past
+// the client's timeout, truncated bodies, malformed JSON. It is not a model: replies carry no meaning beyond
+// the script. Loopback by default; streaming, auth and HTTPS come with ChatServer.
 #pragma once
-#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-namespace httplib {
-class Server;
-}
+#include "llm/chat-server.h"
+#include "util/rng.h"
 
 namespace ecpo::llm {
 
@@ -61,7 +58,7 @@ struct FakeServerOptions {
 };
 
 struct FakeServerStats {
-  std::uint64_t requests = 0, chat_requests = 0, ok = 0, auth_failures = 0, not_found = 0;
+  std::uint64_t requests = 0, chat_requests = 0, ok = 0, auth_failures = 0, not_found = 0, bad_requests = 0;
   std::uint64_t faults[5] = {0, 0, 0, 0, 0};  // indexed by FakeFault
   int max_in_flight = 0;                       // most chat requests handled at once
   std::uint64_t fault_total() const { return faults[0] + faults[1] + faults[2] + faults[3] + faults[4]; }
@@ -76,33 +73,26 @@ class FakeServer {
 
   // Binds and serves on a background thread; returns the port. Throws ecpo::Error if it cannot bind.
   int start();
-  // Binds and serves on the calling thread until stop() (from another thread or a signal handler thread).
+  // Serves on the calling thread until SIGINT/SIGTERM (`ecpo fake-server`).
   void run();
   void stop();
-  int port() const { return port_; }
-  std::string base_url() const;  // http://host:port/v1 (https:// with tls_cert)
+  int port() const { return server_->port(); }
+  std::string base_url() const { return server_->base_url(); }  // http://host:port/v1 (https:// with tls_cert)
   FakeServerStats stats() const;
 
   // Word-count token estimate used for usage (exposed so tests can compute expected values).
   static std::int64_t count_tokens(const std::string& text);
 
  private:
-  void install_routes();
-  int bind();
-  std::optional<FakeFault> draw_fault();
-  nlohmann::json next_reply(const nlohmann::json& request);
+  class ScriptModel;
+  ChatFault draw_fault(const ChatRequest& request);
 
   FakeServerOptions opts_;
-  std::unique_ptr<httplib::Server> svr_;
-  std::thread thread_;
-  int port_ = 0;
-  int listen_fd_ = -1;
-  std::atomic<bool> stopping_{false};
-  mutable std::mutex mu_;  // rng_, seq_, stats_
-  std::mt19937_64 rng_;
-  std::size_t seq_ = 0;
-  FakeServerStats stats_;
-  int in_flight_ = 0;
+  std::unique_ptr<ScriptModel> model_;
+  std::unique_ptr<ChatServer> server_;
+  mutable std::mutex mu_;  // rng_, faults_
+  Rng rng_;
+  std::uint64_t faults_[5] = {0, 0, 0, 0, 0};
 };
 
 // The reply the server makes up for a schema: objects get every property, strings "fake", numbers their

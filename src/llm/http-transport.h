@@ -1,7 +1,5 @@
-// One blocking HTTP request. Plain http:// URLs use a built-in HTTP/1.1 client (http-plain.h): a
-// process-wide keep-alive pool shared by all threads, the caller sleeping on its own socket. https,
-// proxies and ECPO_HTTP_ENGINE=curl use libcurl's easy interface on a handle cached per thread (its
-// connections kept alive with it).
+// One blocking HTTP request through libcurl's easy interface, on a handle cached per thread (its connections
+// kept alive with it): http and https, proxies from the environment, chunked bodies, HTTP/1.0 replies.
 // It knows nothing about OpenAI's JSON: it moves bytes and reports transport failures as data, never throws.
 #pragma once
 #include <optional>
@@ -35,15 +33,8 @@ struct Response {
 // Blocks the calling thread until the transfer completes, fails or times out. Safe from any thread.
 Response perform(const Request& req);
 
-enum class Engine {
-  automatic,  // built-in client for http:// without a proxy, libcurl otherwise (default)
-  curl,       // libcurl for everything (also ECPO_HTTP_ENGINE=curl in the environment)
-};
-void set_engine(Engine e);  // for tests and benchmarks; takes effect for the next request
-
-// Closes every idle connection of the built-in client (all threads' pool) and the calling thread's
-// libcurl handle with its connections (a later request reconnects). Used before stopping a local server
-// whose shutdown waits for idle keep-alive connections.
+// Closes the calling thread's libcurl handle with its kept-alive connections (a later request reconnects).
+// Used before stopping a local server whose shutdown waits for idle keep-alive connections.
 void close_thread_connections();
 
 }  // namespace ecpo::http

@@ -12,6 +12,7 @@
 #include "util/error.h"
 #include "util/json-text.h"
 #include "util/log.h"
+#include "util/rng.h"
 #include "util/text.h"
 
 namespace ecpo::llm {
@@ -21,10 +22,10 @@ double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
+// Backoff jitter: deliberately not reproducible (seeded per thread from the OS).
 double uniform01() {
-  thread_local std::mt19937_64 rng{std::random_device{}() ^
-                                   std::hash<std::thread::id>{}(std::this_thread::get_id())};
-  return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+  thread_local Rng rng{std::random_device{}() ^ std::hash<std::thread::id>{}(std::this_thread::get_id())};
+  return rng.uniform();
 }
 
 // One attempt's failure, before it becomes a ChatError.

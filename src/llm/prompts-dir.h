@@ -1,7 +1,5 @@
-// Where prompt templates (text files under prompts/) are read from at run time, in this order:
-//   1. $ECPO_PROMPTS_DIR, when set (must exist);
-//   2. <source tree>/prompts, compiled in as ECPO_SOURCE_PROMPTS_DIR, when it exists (a build-tree binary);
-//   3. <dir of the running binary>/../share/ecpo/prompts (an installed binary).
+// Where prompt templates (text files under prompts/) are read from at run time: util/resources.h's rule
+// ($ECPO_PROMPTS_DIR, then prompts/ or share/ecpo/prompts/ next to or above the binary, then the source tree).
 // Prompts are data: this file only finds and reads them; it does not render or interpret them.
 #pragma once
 #include <filesystem>

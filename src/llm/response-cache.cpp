@@ -5,11 +5,11 @@
 #include <cstdlib>
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
 
 #include "llm/openai-client.h"
 #include "util/error.h"
 #include "util/log.h"
+#include "util/sqlite-db.h"
 
 namespace ecpo::llm {
 namespace {
@@ -28,104 +28,61 @@ std::string sha256_hex(const std::string& s) {
   return out;
 }
 
-void exec(sqlite3* db, const char* sql, const std::filesystem::path& path) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string m = err ? err : "unknown";
-    sqlite3_free(err);
-    throw Error("LLM cache: " + m, path.string(), "delete the cache file or pass --no-cache");
-  }
-}
-
-const char* col_text(sqlite3_stmt* st, int i) {
-  auto* p = reinterpret_cast<const char*>(sqlite3_column_text(st, i));
-  return p ? p : "";
-}
-
 }  // namespace
 
 ResponseCache::ResponseCache(const std::filesystem::path& path) : path_(path) {
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  if (sqlite3_open_v2(path.string().c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                      nullptr) != SQLITE_OK) {
-    std::string m = db_ ? sqlite3_errmsg(db_) : "out of memory";
-    sqlite3_close(db_);
-    db_ = nullptr;
-    throw Error("cannot open the LLM cache: " + m, path.string(), "pass --cache PATH or --no-cache");
-  }
-  sqlite3_busy_timeout(db_, 10000);
-  try {
-    exec(db_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", path_);
-    exec(db_,
-         "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, "
-         "finish_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, "
-         "created_at INTEGER NOT NULL)",
-         path_);
-    if (sqlite3_prepare_v2(db_, "SELECT text, finish_reason, prompt_tokens, completion_tokens FROM responses WHERE key=?",
-                           -1, &get_, nullptr) != SQLITE_OK ||
-        sqlite3_prepare_v2(db_, "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &put_,
-                           nullptr) != SQLITE_OK)
-      throw Error(std::string("LLM cache: ") + sqlite3_errmsg(db_), path_.string(), "delete the cache file");
-  } catch (...) {
-    sqlite3_finalize(get_);
-    sqlite3_finalize(put_);
-    sqlite3_close(db_);
-    throw;
-  }
+  SqliteDb::Options o;
+  o.hint = "pass --cache PATH or --no-cache (or delete a damaged cache file)";
+  o.busy_timeout_ms = 10000;
+  o.wal = true;
+  db_ = std::make_unique<SqliteDb>(path, SqliteDb::Mode::create, o);
+  db_->exec(
+      "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, text TEXT NOT NULL, "
+      "finish_reason TEXT NOT NULL, prompt_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL, "
+      "created_at INTEGER NOT NULL)");
+  get_ = std::make_unique<SqliteStmt>(
+      db_->prepare("SELECT text, finish_reason, prompt_tokens, completion_tokens FROM responses WHERE key=?"));
+  put_ = std::make_unique<SqliteStmt>(db_->prepare("INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?)"));
 }
 
-ResponseCache::~ResponseCache() {
-  sqlite3_finalize(get_);
-  sqlite3_finalize(put_);
-  sqlite3_close(db_);
-}
+ResponseCache::~ResponseCache() = default;
 
 std::optional<CachedReply> ResponseCache::get(const std::string& key) {
   std::lock_guard lk(mu_);
-  sqlite3_reset(get_);
-  sqlite3_bind_text(get_, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
+  get_->reset();
+  get_->bind(1, key);
   std::optional<CachedReply> out;
-  if (sqlite3_step(get_) == SQLITE_ROW) {
+  if (get_->step()) {
     CachedReply r;
-    r.text = col_text(get_, 0);
-    r.finish_reason = col_text(get_, 1);
-    r.usage.prompt_tokens = sqlite3_column_int64(get_, 2);
-    r.usage.completion_tokens = sqlite3_column_int64(get_, 3);
+    r.text = get_->column_text(0);
+    r.finish_reason = get_->column_text(1);
+    r.usage.prompt_tokens = get_->column_int(2);
+    r.usage.completion_tokens = get_->column_int(3);
     out = std::move(r);
   }
-  sqlite3_reset(get_);
+  get_->reset();
   return out;
 }
 
 void ResponseCache::put(const std::string& key, const std::string& model, const CachedReply& reply) {
   std::lock_guard lk(mu_);
-  sqlite3_reset(put_);
   auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
-  sqlite3_bind_text(put_, 1, key.data(), static_cast<int>(key.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_text(put_, 2, model.data(), static_cast<int>(model.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_text(put_, 3, reply.text.data(), static_cast<int>(reply.text.size()), SQLITE_TRANSIENT);
-  sqlite3_bind_text(put_, 4, reply.finish_reason.data(), static_cast<int>(reply.finish_reason.size()),
-                    SQLITE_TRANSIENT);
-  sqlite3_bind_int64(put_, 5, reply.usage.prompt_tokens);
-  sqlite3_bind_int64(put_, 6, reply.usage.completion_tokens);
-  sqlite3_bind_int64(put_, 7, now.count());
-  int rc = sqlite3_step(put_);
-  sqlite3_reset(put_);
-  if (rc != SQLITE_DONE)
-    throw Error(std::string("cannot write the LLM cache: ") + sqlite3_errmsg(db_), path_.string(),
-                "check disk space or pass --no-cache");
+  put_->reset();
+  put_->bind(1, key).bind(2, model).bind(3, reply.text).bind(4, reply.finish_reason);
+  put_->bind(5, reply.usage.prompt_tokens).bind(6, reply.usage.completion_tokens).bind(7, static_cast<std::int64_t>(now.count()));
+  try {
+    put_->run();
+  } catch (const Error& e) {
+    put_->reset();
+    throw Error("cannot write the LLM cache: " + e.message(), path_.string(), "check disk space or pass --no-cache");
+  }
+  put_->reset();
 }
 
 std::uint64_t ResponseCache::size() {
   std::lock_guard lk(mu_);
-  sqlite3_stmt* st = nullptr;
-  std::uint64_t n = 0;
-  if (sqlite3_prepare_v2(db_, "SELECT COUNT(*) FROM responses", -1, &st, nullptr) == SQLITE_OK &&
-      sqlite3_step(st) == SQLITE_ROW)
-    n = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
-  sqlite3_finalize(st);
-  return n;
+  SqliteStmt st = db_->prepare("SELECT COUNT(*) FROM responses");
+  return st.step() ? static_cast<std::uint64_t>(st.column_int(0)) : 0;
 }
 
 std::string ResponseCache::key_for(const std::string& model, const std::vector<Message>& messages,

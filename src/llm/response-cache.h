@@ -18,8 +18,10 @@
 
 #include "llm/chat-model.h"
 
-struct sqlite3;
-struct sqlite3_stmt;
+namespace ecpo {
+class SqliteDb;
+class SqliteStmt;
+}  // namespace ecpo
 
 namespace ecpo::llm {
 
@@ -50,9 +52,8 @@ class ResponseCache {
 
  private:
   std::filesystem::path path_;
-  sqlite3* db_ = nullptr;
-  sqlite3_stmt* get_ = nullptr;
-  sqlite3_stmt* put_ = nullptr;
+  std::unique_ptr<SqliteDb> db_;
+  std::unique_ptr<SqliteStmt> get_, put_;  // used under mu_
   std::mutex mu_;
 };
 

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "util/error.h"
+#include "util/json-read.h"
 #include "util/text.h"
 
 namespace ecpo::llm {
@@ -21,18 +22,13 @@ double RetryPolicy::delay_ms(int next_attempt, std::optional<double> retry_after
 RetryPolicy retry_policy_from_json(const nlohmann::json& j, const RetryPolicy& base, const std::string& where) {
   RetryPolicy p = base;
   if (j.is_null()) return p;
-  if (!j.is_object()) throw Error("retry must be a map {max_attempts, base_ms, max_ms, jitter}", where);
-  try {
-    if (j.contains("max_attempts")) p.max_attempts = j["max_attempts"].get<int>();
-    if (j.contains("base_ms")) p.base_ms = j["base_ms"].get<double>();
-    if (j.contains("max_ms")) p.max_ms = j["max_ms"].get<double>();
-    if (j.contains("jitter")) p.jitter = j["jitter"].get<double>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error("retry settings must be numbers", where, "e.g. retry: {max_attempts: 5, base_ms: 500}");
-  }
-  if (p.max_attempts < 1 || p.max_attempts > 100) throw Error("retry.max_attempts must be in 1..100", where);
-  if (p.base_ms < 0 || p.max_ms < 0) throw Error("retry.base_ms and retry.max_ms must be >= 0", where);
-  if (p.jitter < 0 || p.jitter > 1) throw Error("retry.jitter must be in [0, 1]", where);
+  const JsonSource src{where, "e.g. retry: {max_attempts: 5, base_ms: 500, max_ms: 20000, jitter: 0.5}"};
+  const JsonAt r(j, src, "retry");
+  if (!j.is_object()) r.fail("retry must be a map {max_attempts, base_ms, max_ms, jitter}");
+  p.max_attempts = static_cast<int>(r.integer_or("max_attempts", p.max_attempts, 1, 100));
+  p.base_ms = r.number_or("base_ms", p.base_ms, 0, 3.6e6);
+  p.max_ms = r.number_or("max_ms", p.max_ms, 0, 3.6e6);
+  p.jitter = r.number_or("jitter", p.jitter, 0, 1);
   return p;
 }
 

@@ -7,6 +7,7 @@
 #include "llm/accounted-model.h"
 #include "llm/prompts-dir.h"
 #include "util/error.h"
+#include "util/json-read.h"
 
 namespace ecpo::llm {
 namespace {
@@ -26,90 +27,71 @@ void reject_literal_key(const nlohmann::json& j, const std::string& where) {
                 "remove it; put the key in an environment variable and name that variable in api_key_env");
 }
 
-ChatParams params_from_json(const nlohmann::json& j, const std::string& where) {
+ChatParams params_from_json(const JsonAt& j) {
   ChatParams p;
   if (j.is_null()) return p;
-  if (!j.is_object()) throw Error("params must be a map {temperature, top_p, max_tokens, stop, seed}", where);
-  try {
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      const std::string& k = it.key();
-      if (k == "temperature") p.temperature = it->get<double>();
-      else if (k == "top_p") p.top_p = it->get<double>();
-      else if (k == "max_tokens") p.max_tokens = it->get<int>();
-      else if (k == "stop") p.stop = it->get<std::vector<std::string>>();
-      else if (k == "seed") {
-        if (!it->is_null()) p.seed = it->get<std::uint64_t>();
-      } else
-        throw Error("unknown parameter '" + k + "'", where, "use temperature, top_p, max_tokens, stop, seed");
+  if (!j.is_object()) j.fail("params must be a map {temperature, top_p, max_tokens, stop, seed}");
+  j.each_member([&](const std::string& k, const JsonAt& v) {
+    if (v.is_null()) return;
+    if (k == "temperature") p.temperature = v.number(0, 2);
+    else if (k == "top_p") p.top_p = v.number(0, 1);
+    else if (k == "max_tokens") p.max_tokens = static_cast<int>(v.integer(1, 1'000'000));
+    else if (k == "stop") {
+      if (v.is_string()) p.stop = {v.str()};
+      else v.each([&](const JsonAt& s) { p.stop.push_back(s.str()); });
+    } else if (k == "seed") {
+      p.seed = static_cast<std::uint64_t>(v.integer(0));
+    } else {
+      v.fail("unknown parameter", "use temperature, top_p, max_tokens, stop, seed");
     }
-  } catch (const nlohmann::json::exception&) {
-    throw Error("a sampling parameter has the wrong type", where, "temperature/top_p numbers, max_tokens integer");
-  }
-  if (p.temperature < 0 || p.temperature > 2) throw Error("temperature must be in [0, 2]", where);
-  if (p.top_p <= 0 || p.top_p > 1) throw Error("top_p must be in (0, 1]", where);
-  if (p.max_tokens < 1) throw Error("max_tokens must be >= 1", where);
+  });
+  if (p.top_p <= 0) j.get("top_p").fail("top_p must be in (0, 1]");
   return p;
 }
 
-template <typename T>
-T get_as(const nlohmann::json& j, const char* key, T fallback, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  try {
-    return j[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(std::string("'") + key + "' has the wrong type (" + j[key].type_name() + ")", where);
-  }
-}
-
-RoleSpec role_from_json(const std::string& name, const nlohmann::json& m, const std::string& where,
-                        const std::filesystem::path& base_dir) {
+RoleSpec role_from_json(const std::string& name, const JsonAt& m, const std::filesystem::path& base_dir) {
+  const std::string where = m.source().name;
   RoleSpec r;
   r.name = name;
-  r.raw = m;
-  r.backend = get_as<std::string>(m, "backend", "openai", where);
-  r.params = params_from_json(m.value("params", nlohmann::json()), where + " params");
+  r.raw = m.json();
+  r.backend = m.str_or("backend", "openai");
+  if (auto params = m.find("params")) r.params = params_from_json(*params);
   auto& h = r.http;
   h.label = name;
-  h.model = get_as<std::string>(m, "model", "", where);
-  if (h.model.empty()) throw Error("role '" + name + "' has no model", where, "set roles." + name + ".model");
+  h.model = m.str_or("model", "");
+  if (h.model.empty()) m.fail("role '" + name + "' has no model", "set roles." + name + ".model");
   if (r.backend != "openai") return r;
   static const char* known[] = {"backend", "endpoint", "model", "params", "base_url", "base_urls", "api_key_env",
                                 "max_concurrency", "timeout_ms", "connect_timeout_ms", "retry", "structured",
                                 "strict_schema", "extra_body", "ca_file", "tls_verify"};
-  for (auto it = m.begin(); it != m.end(); ++it)
-    if (std::find(std::begin(known), std::end(known), it.key()) == std::end(known))
-      throw Error("unknown setting '" + it.key() + "' for role '" + name + "'", where,
-                  "openai roles take: backend, endpoint, model, params, base_url(s), api_key_env, max_concurrency, "
-                  "timeout_ms, connect_timeout_ms, retry, structured, strict_schema, extra_body, ca_file, "
-                  "tls_verify");
+  m.each_member([&](const std::string& key, const JsonAt& v) {
+    if (std::find(std::begin(known), std::end(known), key) == std::end(known))
+      v.fail("unknown setting for role '" + name + "'",
+             "openai roles take: backend, endpoint, model, params, base_url(s), api_key_env, max_concurrency, "
+             "timeout_ms, connect_timeout_ms, retry, structured, strict_schema, extra_body, ca_file, tls_verify");
+  });
   std::vector<std::string> urls;
-  if (m.contains("base_urls")) urls = get_as<std::vector<std::string>>(m, "base_urls", {}, where);
-  if (m.contains("base_url")) urls.push_back(get_as<std::string>(m, "base_url", "", where));
-  if (urls.empty())
-    throw Error("role '" + name + "' has no base_url", where, "set base_url, base_urls or endpoint: NAME");
+  if (auto v = m.find("base_urls")) v->each([&](const JsonAt& u) { urls.push_back(u.str()); });
+  if (auto v = m.find("base_url")) urls.push_back(v->str());
+  if (urls.empty()) m.fail("role '" + name + "' has no base_url", "set base_url, base_urls or endpoint: NAME");
   for (auto& u : urls) h.base_urls.push_back(normalize_base_url(u, where));
-  h.api_key_env = get_as<std::string>(m, "api_key_env", "", where);
-  h.max_concurrency = get_as<int>(m, "max_concurrency", 16, where);
-  if (h.max_concurrency < 1) throw Error("max_concurrency must be >= 1", where);
-  h.timeout_ms = get_as<double>(m, "timeout_ms", 60000, where);
-  h.connect_timeout_ms = get_as<double>(m, "connect_timeout_ms", 5000, where);
-  if (h.timeout_ms <= 0 || h.connect_timeout_ms <= 0) throw Error("timeouts must be > 0 ms", where);
-  if (m.contains("ca_file")) {
-    std::filesystem::path ca = get_as<std::string>(m, "ca_file", "", where);
+  h.api_key_env = m.str_or("api_key_env", "");
+  h.max_concurrency = static_cast<int>(m.integer_or("max_concurrency", 16, 1, 100000));
+  h.timeout_ms = m.number_or("timeout_ms", 60000, 1e-3, 1e9);
+  h.connect_timeout_ms = m.number_or("connect_timeout_ms", 5000, 1e-3, 1e9);
+  if (auto v = m.find("ca_file")) {
+    std::filesystem::path ca = v->str();
     if (ca.is_relative()) ca = base_dir / ca;
     if (!std::filesystem::is_regular_file(ca))
-      throw Error("ca_file " + ca.string() + " does not exist", where,
-                  "give the PEM certificate of the server's CA (relative paths start at the config file)");
+      v->fail("ca_file " + ca.string() + " does not exist",
+              "give the PEM certificate of the server's CA (relative paths start at the config file)");
     h.ca_file = ca.string();
   }
-  h.verify_tls = get_as<bool>(m, "tls_verify", true, where);
-  h.retry = retry_policy_from_json(m.value("retry", nlohmann::json()), RetryPolicy{}, where);
-  h.structured = structured_mode_from_name(get_as<std::string>(m, "structured", "json_schema", where), where);
-  h.strict_schema = get_as<bool>(m, "strict_schema", false, where);
-  if (m.contains("extra_body")) {
-    if (!m["extra_body"].is_object()) throw Error("extra_body must be a map", where);
-    h.extra_body = m["extra_body"];
-  }
+  h.verify_tls = m.bool_or("tls_verify", true);
+  h.retry = retry_policy_from_json(m.json().value("retry", nlohmann::json()), RetryPolicy{}, where);
+  h.structured = structured_mode_from_name(m.str_or("structured", "json_schema"), where);
+  h.strict_schema = m.bool_or("strict_schema", false);
+  if (auto v = m.find("extra_body")) h.extra_body = v->require_object().json();
   return r;
 }
 
@@ -121,25 +103,34 @@ RolesConfig roles_from_config(const Config& c, const std::string& where, const s
   out.source = where;
   if (!root.is_object() || !root.contains("roles") || !root["roles"].is_object())
     throw Error("no 'roles:' map", where, "see configs/roles.yaml for the format");
-  nlohmann::json defaults = root.value("defaults", nlohmann::json::object());
-  nlohmann::json endpoints = root.value("endpoints", nlohmann::json::object());
-  reject_literal_key(defaults, where + " defaults");
-  if (!endpoints.is_object()) throw Error("'endpoints' must be a map", where);
-  for (auto it = endpoints.begin(); it != endpoints.end(); ++it)
-    reject_literal_key(it.value(), where + " endpoints." + it.key());
+  const JsonSource top_src{where, "see configs/roles.yaml for the format"};
+  const JsonAt top(root, top_src);
+  nlohmann::json defaults = nlohmann::json::object();
+  if (auto d = top.find("defaults")) defaults = d->require_object().json();
+  nlohmann::json endpoints = nlohmann::json::object();
+  if (auto e = top.find("endpoints")) endpoints = e->require_object().json();
+  reject_literal_key(defaults, c.where("defaults"));
+  for (auto it = endpoints.begin(); it != endpoints.end(); ++it) {
+    if (!it->is_object())
+      throw Error("endpoints." + it.key() + " must be a map", c.where("endpoints." + it.key()));
+    reject_literal_key(it.value(), c.where("endpoints." + it.key()));
+  }
   for (auto it = root["roles"].begin(); it != root["roles"].end(); ++it) {
-    const std::string rw = where + " roles." + it.key();
-    if (!it->is_object()) throw Error("role '" + it.key() + "' must be a map", rw);
+    const std::string key = "roles." + it.key();
+    const std::string rw = c.where(key);
+    if (!it->is_object()) throw Error(key + ": role '" + it.key() + "' must be a map", rw);
     reject_literal_key(*it, rw);
     nlohmann::json merged = defaults;
     if (it->contains("endpoint")) {
-      std::string ep = get_as<std::string>(*it, "endpoint", "", rw);
+      const JsonSource src{rw, "endpoint: names a map under endpoints:"};
+      std::string ep = JsonAt(*it, src, key).get("endpoint").str();
       if (!endpoints.contains(ep))
-        throw Error("role '" + it.key() + "' names endpoint '" + ep + "', which is not under endpoints:", rw);
+        throw Error(key + ": role '" + it.key() + "' names endpoint '" + ep + "', which is not under endpoints:", rw);
       merged.merge_patch(endpoints[ep]);
     }
     merged.merge_patch(*it);
-    out.roles[it.key()] = role_from_json(it.key(), merged, rw, base_dir);
+    const JsonSource src{rw, "see configs/roles.yaml for the format"};
+    out.roles[it.key()] = role_from_json(it.key(), JsonAt(merged, src, key), base_dir);
   }
   if (root.contains("prices")) {
     const auto& p = root["prices"];
@@ -151,21 +142,19 @@ RolesConfig roles_from_config(const Config& c, const std::string& where, const s
       out.prices = std::make_shared<PriceTable>(
           PriceTable::from_json(pr.is_object() && pr.contains("prices") ? pr["prices"] : pr, path.string()));
     } else {
-      out.prices = std::make_shared<PriceTable>(PriceTable::from_json(p, where + " prices"));
+      out.prices = std::make_shared<PriceTable>(PriceTable::from_json(p, c.where("prices")));
     }
   }
-  if (root.contains("cache")) {
-    const auto& cj = root["cache"];
-    if (!cj.is_object()) throw Error("'cache' must be a map {enabled, path, mode}", where);
-    out.cache.enabled = get_as<bool>(cj, "enabled", true, where + " cache");
-    std::string path = get_as<std::string>(cj, "path", "", where + " cache");
+  if (auto cj = top.find("cache")) {
+    cj->require_object();
+    out.cache.enabled = cj->bool_or("enabled", true);
+    std::string path = cj->str_or("path", "");
     if (!path.empty()) {
       if (path[0] == '~')
         if (const char* home = std::getenv("HOME")) path = std::string(home) + path.substr(1);
       out.cache.path = path;
     }
-    out.cache.mode = cache_mode_from_name(get_as<std::string>(cj, "mode", "deterministic", where + " cache"),
-                                          where + " cache");
+    out.cache.mode = cache_mode_from_name(cj->str_or("mode", "deterministic"), c.where("cache.mode"));
   }
   return out;
 }

@@ -1,7 +1,10 @@
 // Structured output: pull a JSON value out of a model reply tolerantly (code fences, prose around the
-// object), check it against the subset of JSON Schema the roles use (type, properties, required,
-// additionalProperties:false, enum, minimum/maximum, minLength/maxLength, items, minItems/maxItems),
-// and, on failure, re-ask the model once with the error. Every repair and failure is counted.
+// object), check it against a subset of JSON Schema (draft 2020-12 semantics: type, enum, const,
+// minimum/maximum, exclusiveMinimum/exclusiveMaximum, minLength/maxLength counted in characters,
+// properties, required, additionalProperties (false or a schema), items, minItems/maxItems, uniqueItems,
+// anyOf; annotations such as title, description, default, format are ignored), and, on failure, re-ask the
+// model once with the error. A schema using any other keyword ($ref, oneOf, pattern, ...) is REFUSED with an
+// ecpo::Error rather than half-enforced. Every repair and failure is counted.
 // Not here: how the schema is sent to the server (openai-client.h does that per dialect).
 #pragma once
 #include <atomic>
@@ -20,7 +23,11 @@ namespace ecpo::llm {
 // first balanced {...} / [...] that parses. nullopt (and `error` set) when there is none.
 std::optional<nlohmann::json> extract_json(const std::string& text, std::string* error = nullptr);
 
-// "" when `value` satisfies `schema`; otherwise the first violation as "$.path: what was wrong".
+// "" when `schema` uses only the supported subset with well-formed keyword values; otherwise the first problem
+// as "$.properties.x: keyword 'pattern' is not supported ...".
+std::string check_schema(const nlohmann::json& schema);
+// "" when `value` satisfies `schema`; otherwise the first violation as "$.path: what was wrong". Throws
+// ecpo::Error when check_schema(schema) finds the schema unsupported.
 std::string validate_json(const nlohmann::json& value, const nlohmann::json& schema);
 
 struct StructuredStats {
@@ -41,7 +48,8 @@ struct JsonReply {
   int calls = 1;
 };
 
-// Calls `model` with params.json_schema set (required: throws ecpo::Error when null), validates, and
+// Calls `model` with params.json_schema set (required: throws ecpo::Error when null or unsupported, before
+// any call), validates, and
 // re-asks once (the bad reply and the error appended, prompt prompts/llm/json-repair.txt) when needed.
 // Throws ChatError(bad_response) when the second reply is also invalid; ChatError from the model passes on.
 // params.on_delta receives only the accepted reply, once and whole (attempts are not streamed).

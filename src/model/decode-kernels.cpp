@@ -257,12 +257,4 @@ void accumulate_rows(const void* v, WType wt, const float* p, i64 n, i64 dim, fl
   if (n > 0 && dim > 0) active().acc(v, wt, p, n, dim, out);
 }
 
-std::uint16_t to_bf16(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((u >> 16) | 0x40u);  // quiet NaN
-  u += 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<std::uint16_t>(u >> 16);
-}
-
 }  // namespace ecpo::model::kernels

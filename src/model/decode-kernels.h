@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string>
 
+#include "util/bf16.h"
+
 namespace ecpo::model::kernels {
 
 enum class WType { f32, bf16 };
@@ -26,13 +28,7 @@ void gemv(const void* w, WType wt, const float* x, float* y, const float* bias, 
 void accumulate_rows(const void* v, WType wt, const float* p, std::int64_t n, std::int64_t dim, float* out);
 
 // float32 → bfloat16 bits, round to nearest even (as c10::BFloat16 and the Python reference do); NaN stays NaN.
-std::uint16_t to_bf16(float f);
-inline float from_bf16(std::uint16_t b) {
-  union {
-    std::uint32_t u;
-    float f;
-  } v{static_cast<std::uint32_t>(b) << 16};
-  return v.f;
-}
+inline std::uint16_t to_bf16(float f) { return f32_to_bf16(f); }  // util/bf16.h
+inline float from_bf16(std::uint16_t b) { return bf16_to_f32(b); }
 
 }  // namespace ecpo::model::kernels

@@ -7,28 +7,11 @@
 
 #include "model/sampler.h"
 #include "util/error.h"
+#include "util/utf8.h"
 
 namespace ecpo::model {
 
-std::size_t incomplete_utf8_tail(std::string_view s) {
-  const std::size_t n = s.size();
-  for (std::size_t back = 1; back <= 3 && back <= n; ++back) {
-    const auto b = static_cast<unsigned char>(s[n - back]);
-    if ((b & 0xC0) == 0x80) continue;  // a continuation byte: look further back for its lead
-    std::size_t need = 0;
-    if (b >= 0xC2 && b <= 0xDF) need = 2;
-    else if (b >= 0xE0 && b <= 0xEF) need = 3;
-    else if (b >= 0xF0 && b <= 0xF4) need = 4;
-    if (need == 0 || back >= need) return 0;  // ASCII, a byte that never leads, or a complete sequence
-    if (back >= 2) {  // the second byte's range depends on the lead (no overlongs, surrogates, > U+10FFFF)
-      const auto c = static_cast<unsigned char>(s[n - back + 1]);
-      if ((b == 0xE0 && c < 0xA0) || (b == 0xED && c > 0x9F) || (b == 0xF0 && c < 0x90) || (b == 0xF4 && c > 0x8F))
-        return 0;  // can never become valid: nothing to wait for
-    }
-    return back;
-  }
-  return 0;  // three continuation bytes: complete (after a 4-byte lead) or invalid either way
-}
+std::size_t incomplete_utf8_tail(std::string_view s) { return utf8_incomplete_tail(s); }
 
 std::size_t stop_prefix_tail(std::string_view text, const std::vector<std::string>& stops) {
   std::size_t best = 0;

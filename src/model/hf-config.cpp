@@ -4,63 +4,52 @@
 #include <algorithm>
 
 #include "util/error.h"
+#include "util/json-read.h"
 #include "util/jsonl.h"
 
 namespace ecpo::model {
 
 namespace {
 
-template <typename T>
-T get_or(const nlohmann::json& j, const char* key, T fallback, const std::string& origin) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return fallback;
-  try {
-    return it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(std::string("config field '") + key + "' has the wrong type (" + it->type_name() + ")", origin);
-  }
+// Upper bounds far above any real checkpoint, low enough that products of them cannot overflow int64 and a
+// corrupt config fails here rather than in an allocation.
+constexpr std::int64_t kMaxVocab = 1 << 24;
+constexpr std::int64_t kMaxWidth = 1 << 18;
+constexpr std::int64_t kMaxLayers = 4096;
+constexpr std::int64_t kMaxHeads = 4096;
+constexpr std::int64_t kMaxPositions = std::int64_t{1} << 26;
+
+std::int64_t require_int(const JsonAt& j, const char* key, std::int64_t hi) {
+  if (!j.has(key)) j.fail(std::string("'") + key + "' is missing", "a Llama/Qwen2 config.json defines " + std::string(key));
+  return j.get(key).integer(1, hi);
 }
 
-std::int64_t require_int(const nlohmann::json& j, const char* key, const std::string& origin) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number_integer())
-    throw Error(std::string("config field '") + key + "' is missing or not an integer", origin,
-                "a Llama/Qwen2 config.json defines " + std::string(key));
-  std::int64_t v = it->get<std::int64_t>();
-  if (v <= 0) throw Error(std::string("config field '") + key + "' must be positive", origin);
-  return v;
-}
-
-std::vector<std::int64_t> int_or_list(const nlohmann::json& j, const char* key, const std::string& origin) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return {};
-  if (it->is_number_integer()) return {it->get<std::int64_t>()};
-  if (it->is_array()) {
-    std::vector<std::int64_t> out;
-    for (const auto& v : *it) {
-      if (!v.is_number_integer()) throw Error(std::string("config field '") + key + "' holds a non-integer", origin);
-      out.push_back(v.get<std::int64_t>());
-    }
-    return out;
-  }
-  throw Error(std::string("config field '") + key + "' must be an integer or a list of integers", origin);
+std::vector<std::int64_t> int_or_list(const JsonAt& j, const char* key) {
+  std::vector<std::int64_t> out;
+  auto v = j.find(key);
+  if (!v) return out;
+  if (v->is_array()) v->each([&](const JsonAt& x) { out.push_back(x.integer(0, kMaxVocab)); });
+  else out.push_back(v->integer(0, kMaxVocab));
+  return out;
 }
 
 }  // namespace
 
-HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin) {
-  if (!j.is_object()) throw Error("config.json is not a JSON object", origin);
+HfConfig HfConfig::from_json(const nlohmann::json& json, const std::string& origin) {
+  const JsonSource src{origin, "compare with the config.json of a Hugging Face Llama or Qwen2 checkpoint"};
+  const JsonAt j(json, src);
+  if (!json.is_object()) j.fail("config.json is not a JSON object");
   HfConfig c;
   std::string arch_list;
-  if (auto a = j.find("architectures"); a != j.end() && a->is_array()) {
-    for (const auto& v : *a) {
-      if (!v.is_string()) continue;
-      std::string s = v.get<std::string>();
+  if (auto a = j.find("architectures"); a && a->is_array()) {
+    a->each([&](const JsonAt& v) {
+      if (!v.is_string()) return;
+      const std::string& s = v.str();
       arch_list += (arch_list.empty() ? "" : ", ") + s;
       if (c.architecture.empty() && (s == "LlamaForCausalLM" || s == "Qwen2ForCausalLM")) c.architecture = s;
-    }
+    });
   }
-  c.model_type = get_or<std::string>(j, "model_type", "", origin);
+  c.model_type = j.str_or("model_type", "");
   if (c.architecture.empty()) {
     // Some exported configs carry only model_type.
     if (arch_list.empty() && c.model_type == "llama") c.architecture = "LlamaForCausalLM";
@@ -74,52 +63,55 @@ HfConfig HfConfig::from_json(const nlohmann::json& j, const std::string& origin)
     throw Error("unsupported model_type '" + c.model_type + "' for " + c.architecture, origin,
                 "the engine runs model_type llama and qwen2");
 
-  c.vocab_size = require_int(j, "vocab_size", origin);
-  c.hidden_size = require_int(j, "hidden_size", origin);
-  c.intermediate_size = require_int(j, "intermediate_size", origin);
-  c.num_hidden_layers = require_int(j, "num_hidden_layers", origin);
-  c.num_attention_heads = require_int(j, "num_attention_heads", origin);
-  c.num_key_value_heads = j.contains("num_key_value_heads") && !j["num_key_value_heads"].is_null()
-                              ? require_int(j, "num_key_value_heads", origin)
-                              : c.num_attention_heads;
-  c.head_dim = j.contains("head_dim") && !j["head_dim"].is_null() ? require_int(j, "head_dim", origin)
-                                                                   : c.hidden_size / c.num_attention_heads;
-  if (!j.contains("head_dim") && c.hidden_size % c.num_attention_heads != 0)
+  c.vocab_size = require_int(j, "vocab_size", kMaxVocab);
+  c.hidden_size = require_int(j, "hidden_size", kMaxWidth);
+  c.intermediate_size = require_int(j, "intermediate_size", kMaxWidth);
+  c.num_hidden_layers = require_int(j, "num_hidden_layers", kMaxLayers);
+  c.num_attention_heads = require_int(j, "num_attention_heads", kMaxHeads);
+  c.num_key_value_heads = j.has("num_key_value_heads") ? require_int(j, "num_key_value_heads", kMaxHeads)
+                                                       : c.num_attention_heads;
+  c.head_dim = j.has("head_dim") ? require_int(j, "head_dim", kMaxWidth) : c.hidden_size / c.num_attention_heads;
+  if (!j.has("head_dim") && c.hidden_size % c.num_attention_heads != 0)
     throw Error("hidden_size is not divisible by num_attention_heads", origin);
+  if (c.head_dim < 1) throw Error("head_dim must be positive", origin);
   if (c.num_attention_heads % c.num_key_value_heads != 0)
     throw Error("num_attention_heads (" + std::to_string(c.num_attention_heads) +
                     ") is not a multiple of num_key_value_heads (" + std::to_string(c.num_key_value_heads) + ")",
                 origin);
   if (c.head_dim % 2 != 0) throw Error("head_dim must be even for RoPE", origin);
-  c.rms_norm_eps = get_or<double>(j, "rms_norm_eps", 1e-6, origin);
-  c.rope_theta = get_or<double>(j, "rope_theta", 10000.0, origin);
-  c.tie_word_embeddings = get_or<bool>(j, "tie_word_embeddings", false, origin);
-  c.attention_bias = get_or<bool>(j, "attention_bias", false, origin);
-  c.mlp_bias = get_or<bool>(j, "mlp_bias", false, origin);
+  if (c.num_attention_heads * c.head_dim > kMaxWidth)
+    throw Error("num_attention_heads × head_dim = " + std::to_string(c.num_attention_heads * c.head_dim) +
+                    " is beyond any supported model width",
+                origin);
+  c.rms_norm_eps = j.number_or("rms_norm_eps", 1e-6, 0.0, 1.0);
+  c.rope_theta = j.number_or("rope_theta", 10000.0, 1e-6, 1e12);
+  c.tie_word_embeddings = j.bool_or("tie_word_embeddings", false);
+  c.attention_bias = j.bool_or("attention_bias", false);
+  c.mlp_bias = j.bool_or("mlp_bias", false);
   if (c.mlp_bias) throw Error("mlp_bias = true is not supported", origin);
-  c.max_position_embeddings = get_or<std::int64_t>(j, "max_position_embeddings", 2048, origin);
-  c.hidden_act = get_or<std::string>(j, "hidden_act", "silu", origin);
+  c.max_position_embeddings = j.integer_or("max_position_embeddings", 2048, 1, kMaxPositions);
+  c.hidden_act = j.str_or("hidden_act", "silu");
   if (c.hidden_act != "silu") throw Error("hidden_act '" + c.hidden_act + "' is not supported (only silu)", origin);
-  c.torch_dtype = get_or<std::string>(j, "torch_dtype", "float32", origin);
-  c.bos_token_ids = int_or_list(j, "bos_token_id", origin);
-  c.eos_token_ids = int_or_list(j, "eos_token_id", origin);
+  c.torch_dtype = j.str_or("torch_dtype", "float32");
+  c.bos_token_ids = int_or_list(j, "bos_token_id");
+  c.eos_token_ids = int_or_list(j, "eos_token_id");
 
-  if (auto rs = j.find("rope_scaling"); rs != j.end() && !rs->is_null()) {
-    if (!rs->is_object()) throw Error("rope_scaling must be an object or null", origin);
-    std::string type = get_or<std::string>(*rs, "rope_type", get_or<std::string>(*rs, "type", "", origin), origin);
+  if (auto rs = j.find("rope_scaling")) {
+    if (!rs->is_object()) rs->fail("rope_scaling must be an object or null");
+    std::string type = rs->str_or("rope_type", rs->str_or("type", ""));
     if (type == "default" || type.empty()) {
       // no scaling
     } else if (type == "llama3") {
       c.rope_scaling.type = "llama3";
-      c.rope_scaling.factor = get_or<double>(*rs, "factor", 8.0, origin);
-      c.rope_scaling.low_freq_factor = get_or<double>(*rs, "low_freq_factor", 1.0, origin);
-      c.rope_scaling.high_freq_factor = get_or<double>(*rs, "high_freq_factor", 4.0, origin);
+      c.rope_scaling.factor = rs->number_or("factor", 8.0, 1e-6, 1e6);
+      c.rope_scaling.low_freq_factor = rs->number_or("low_freq_factor", 1.0, 1e-6, 1e6);
+      c.rope_scaling.high_freq_factor = rs->number_or("high_freq_factor", 4.0, 1e-6, 1e6);
       c.rope_scaling.original_max_position_embeddings =
-          get_or<std::int64_t>(*rs, "original_max_position_embeddings", 8192, origin);
+          rs->integer_or("original_max_position_embeddings", 8192, 1, kMaxPositions);
       if (c.rope_scaling.high_freq_factor == c.rope_scaling.low_freq_factor)
-        throw Error("rope_scaling: high_freq_factor equals low_freq_factor", origin);
+        rs->fail("high_freq_factor equals low_freq_factor");
     } else {
-      throw Error("rope_scaling type '" + type + "' is not supported", origin, "supported: llama3 (or none)");
+      rs->fail("rope_scaling type '" + type + "' is not supported", "supported: llama3 (or none)");
     }
   }
   return c;
@@ -134,8 +126,9 @@ HfConfig HfConfig::load(const std::filesystem::path& model_dir) {
   const auto gen = model_dir / "generation_config.json";
   if (std::filesystem::exists(gen)) {
     nlohmann::json g = read_json_file(gen);
+    const JsonSource gen_src{gen.string(), "eos_token_id is an integer or a list of integers"};
     if (g.is_object())
-      for (std::int64_t id : int_or_list(g, "eos_token_id", gen.string()))
+      for (std::int64_t id : int_or_list(JsonAt(g, gen_src), "eos_token_id"))
         if (std::find(c.eos_token_ids.begin(), c.eos_token_ids.end(), id) == c.eos_token_ids.end())
           c.eos_token_ids.push_back(id);
   }

@@ -11,6 +11,7 @@
 
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/json-read.h"
 
 namespace fs = std::filesystem;
 
@@ -30,68 +31,68 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-LoraConfig parse_config(const fs::path& path) {
-  const std::string where = path.string();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(path));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("adapter_config.json is not valid JSON: ") + e.what(), where);
+// A target_modules regex is compiled by std::regex, whose compiler recurses on nesting: a pattern from a
+// file is bounded before it gets there (PEFT's real patterns are short and shallow).
+void check_target_regex(const JsonAt& at, const std::string& re) {
+  if (re.size() > 4096) at.fail("target_modules regex is " + std::to_string(re.size()) + " characters long (limit 4096)");
+  int depth = 0, max_depth = 0;
+  for (char ch : re) {
+    if (ch == '(' || ch == '[') max_depth = std::max(max_depth, ++depth);
+    else if ((ch == ')' || ch == ']') && depth > 0) --depth;
   }
-  if (!j.is_object()) throw Error("adapter_config.json is not a JSON object", where);
-  auto str = [&](const char* key, const std::string& def) {
-    if (!j.contains(key) || j[key].is_null()) return def;
-    if (!j[key].is_string()) throw Error(std::string("'") + key + "' must be a string", where);
-    return j[key].get<std::string>();
-  };
-  auto flag = [&](const char* key) {
-    if (!j.contains(key) || j[key].is_null()) return false;
-    if (!j[key].is_boolean()) throw Error(std::string("'") + key + "' must be true or false", where);
-    return j[key].get<bool>();
-  };
-  const std::string peft_type = str("peft_type", "");
+  if (max_depth > 32) at.fail("target_modules regex nests groups " + std::to_string(max_depth) + " deep (limit 32)");
+}
+
+}  // namespace
+
+LoraConfig parse_lora_config(std::string_view text, const std::string& source) {
+  const JsonSource src{source, "compare with the adapter_config.json PEFT writes (save_pretrained)"};
+  const nlohmann::json json = parse_json_text(text, source, src.hint);
+  const JsonAt j(json, src);
+  if (!json.is_object()) j.fail("adapter_config.json is not a JSON object");
+  const std::string peft_type = j.str_or("peft_type", "");
   if (peft_type != "LORA")
-    throw Error("peft_type is '" + peft_type + "', only LORA adapters are supported", where,
+    throw Error("peft_type is '" + peft_type + "', only LORA adapters are supported", source,
                 "this is not a PEFT LoRA adapter (adapter_config.json needs \"peft_type\": \"LORA\")");
   LoraConfig c;
-  if (!j.contains("r") || !j["r"].is_number_integer() || j["r"].get<std::int64_t>() <= 0)
-    throw Error("'r' (the LoRA rank) must be a positive integer", where);
-  c.r = j["r"].get<std::int64_t>();
-  if (!j.contains("lora_alpha") || !j["lora_alpha"].is_number())
-    throw Error("'lora_alpha' must be a number", where, "PEFT writes lora_alpha next to r");
-  c.lora_alpha = j["lora_alpha"].get<double>();
-  c.use_rslora = flag("use_rslora");
-  if (flag("fan_in_fan_out"))
-    throw Error("fan_in_fan_out is true; Llama/Qwen2 linear weights are [out, in]", where,
+  if (!j.has("r")) j.fail("'r' (the LoRA rank) is missing", "PEFT writes r, the rank of every A/B pair");
+  c.r = j.get("r").integer(1, 1 << 16);
+  if (!j.has("lora_alpha")) j.fail("'lora_alpha' is missing", "PEFT writes lora_alpha next to r");
+  c.lora_alpha = j.get("lora_alpha").number(-1e6, 1e6);
+  c.use_rslora = j.bool_or("use_rslora", false);
+  if (j.bool_or("fan_in_fan_out", false))
+    throw Error("fan_in_fan_out is true; Llama/Qwen2 linear weights are [out, in]", source,
                 "fan_in_fan_out is for GPT-2 style Conv1D layers; this adapter was not made for this model");
-  if (flag("use_dora")) throw Error("DoRA adapters (use_dora: true) are not supported", where);
-  const std::string bias = str("bias", "none");
+  if (j.bool_or("use_dora", false)) throw Error("DoRA adapters (use_dora: true) are not supported", source);
+  const std::string bias = j.str_or("bias", "none");
   if (bias != "none")
-    throw Error("bias is '" + bias + "'; only bias \"none\" is supported", where,
+    throw Error("bias is '" + bias + "'; only bias \"none\" is supported", source,
                 "retrain with bias=\"none\" (PEFT's default)");
   for (const char* key : {"rank_pattern", "alpha_pattern"})
-    if (j.contains(key) && !j[key].is_null() && !(j[key].is_object() && j[key].empty()))
-      throw Error(std::string("'") + key + "' is not supported (every module must use r and lora_alpha)", where);
-  if (j.contains("modules_to_save") && !j["modules_to_save"].is_null() &&
-      !(j["modules_to_save"].is_array() && j["modules_to_save"].empty()))
-    throw Error("'modules_to_save' is not supported (the adapter replaces whole modules)", where);
-  if (!j.contains("target_modules") || j["target_modules"].is_null())
-    throw Error("'target_modules' is missing", where, "PEFT writes a list such as [\"q_proj\", \"v_proj\"]");
-  const auto& tm = j["target_modules"];
+    if (auto v = j.find(key); v && !(v->is_object() && v->size() == 0))
+      v->fail("not supported (every module must use r and lora_alpha)");
+  if (auto v = j.find("modules_to_save"); v && !(v->is_array() && v->size() == 0))
+    v->fail("not supported (the adapter replaces whole modules)");
+  if (!j.has("target_modules"))
+    j.fail("'target_modules' is missing", "PEFT writes a list such as [\"q_proj\", \"v_proj\"]");
+  JsonAt tm = j.get("target_modules");
   if (tm.is_string()) {
-    if (tm.get<std::string>() == "all-linear") c.all_linear = true;
-    else c.target_regex = tm.get<std::string>();
-  } else if (tm.is_array()) {
-    for (const auto& m : tm) {
-      if (!m.is_string()) throw Error("'target_modules' must hold strings", where);
-      c.target_modules.push_back(m.get<std::string>());
+    if (tm.str() == "all-linear") {
+      c.all_linear = true;
+    } else {
+      check_target_regex(tm, tm.str());
+      c.target_regex = tm.str();
     }
+  } else if (tm.is_array()) {
+    tm.each([&](const JsonAt& m) { c.target_modules.push_back(m.str()); });
   } else {
-    throw Error("'target_modules' must be a list of module names or the string \"all-linear\"", where);
+    tm.fail("must be a list of module names or the string \"all-linear\"");
   }
-  c.base_model_name_or_path = str("base_model_name_or_path", "");
+  c.base_model_name_or_path = j.str_or("base_model_name_or_path", "");
   return c;
 }
+
+namespace {
 
 bool targeted(const LoraConfig& c, const std::string& module) {
   if (c.all_linear) return true;
@@ -126,7 +127,7 @@ std::unique_ptr<LoraAdapter> LoraAdapter::load(const fs::path& dir) {
     throw Error("adapter_config.json is missing", dir.string(),
                 "a PEFT LoRA adapter directory holds adapter_config.json and adapter_model.safetensors");
   auto a = std::unique_ptr<LoraAdapter>(new LoraAdapter());
-  a->config_ = parse_config(cfg_path);
+  a->config_ = parse_lora_config(read_file(cfg_path), cfg_path.string());
   a->weights_path_ = dir / "adapter_model.safetensors";
   if (!fs::exists(a->weights_path_))
     throw Error("adapter_model.safetensors is missing", dir.string(),

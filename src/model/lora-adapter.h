@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "model/safetensors.h"
@@ -25,6 +26,10 @@ struct LoraConfig {
   std::string base_model_name_or_path;      // informational (see base_model_matches)
   double scale() const;                     // α/r, or α/√r with use_rslora
 };
+
+// Parses adapter_config.json text (`source` names it in errors): types, ranges (1 <= r <= 65536, finite
+// lora_alpha) and the unsupported options are checked; errors name the key and a hint. Torch-free.
+LoraConfig parse_lora_config(std::string_view text, const std::string& source);
 
 // One adapted module: "model.layers.0.self_attn.q_proj" → its A [r, in] and B [out, r].
 struct LoraModule {

@@ -9,6 +9,7 @@
 #include "model/model-init.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/resources.h"
 
 namespace fs = std::filesystem;
 
@@ -212,21 +213,6 @@ nlohmann::json bpe_tokenizer_json(const BpeVocab& vocab, const std::vector<std::
   return j;
 }
 
-std::string bpe_default_corpus() {
-  std::vector<fs::path> candidates;
-  if (const char* env = std::getenv("ECPO_RESOURCES"); env && *env) candidates.push_back(fs::path(env) / "model" / "bpe-corpus.txt");
-  std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec)
-    for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
-      candidates.push_back(dir / "resources" / "model" / "bpe-corpus.txt");
-      candidates.push_back(dir / "share" / "ecpo" / "resources" / "model" / "bpe-corpus.txt");
-    }
-  candidates.push_back(fs::current_path(ec) / "resources" / "model" / "bpe-corpus.txt");
-  for (const auto& c : candidates)
-    if (fs::exists(c)) return read_file(c);
-  throw Error("resources/model/bpe-corpus.txt not found", "model init",
-              "set ECPO_RESOURCES to the repository's resources/ folder");
-}
+std::string bpe_default_corpus() { return read_file(data_file(DataDir::resources, "model/bpe-corpus.txt")); }
 
 }  // namespace ecpo::model

@@ -2,11 +2,11 @@
 #include "model/model-init.h"
 
 #include <cmath>
-#include <random>
 
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/jsonl.h"
+#include "util/rng.h"
 
 namespace fs = std::filesystem;
 
@@ -17,30 +17,6 @@ namespace {
 const std::vector<std::string> kLlama3Specials = {"<|begin_of_text|>", "<|end_of_text|>", "<|start_header_id|>",
                                                   "<|end_header_id|>", "<|eot_id|>"};
 const std::vector<std::string> kChatMlSpecials = {"<|endoftext|>", "<|im_start|>", "<|im_end|>"};
-
-// Standard normal draws from mt19937_64 via Box–Muller with our own uniform: identical on every platform.
-class Normal {
- public:
-  explicit Normal(std::uint64_t seed) : rng_(seed) {}
-  double next() {
-    if (has_spare_) {
-      has_spare_ = false;
-      return spare_;
-    }
-    double u1 = uniform(), u2 = uniform();
-    if (u1 < 1e-300) u1 = 1e-300;
-    double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * M_PI * u2;
-    spare_ = r * std::sin(th);
-    has_spare_ = true;
-    return r * std::cos(th);
-  }
-
- private:
-  double uniform() { return static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0); }
-  std::mt19937_64 rng_;
-  double spare_ = 0;
-  bool has_spare_ = false;
-};
 
 const char* kLlama3ChatTemplate =
     "{{- bos_token }}{%- for message in messages %}{{- '<|start_header_id|>' + message['role'] + "
@@ -135,14 +111,14 @@ std::vector<TensorData> init_weights(const InitSpec& spec, std::uint64_t seed) {
     shapes.push_back({p + "mlp.down_proj.weight", {C, I}, 0});
   }
   std::sort(shapes.begin(), shapes.end(), [](const Shape& a, const Shape& b) { return a.name < b.name; });
-  Normal normal(seed);
+  Rng normal(seed);  // Box–Muller normals from our own uniform: identical on every platform
   std::vector<TensorData> out;
   for (const auto& s : shapes) {
     std::int64_t n = 1;
     for (auto d : s.shape) n *= d;
     std::vector<float> v(static_cast<std::size_t>(n));
-    for (auto& x : v) x = s.kind == 1 ? static_cast<float>(1.0 + 0.1 * normal.next())
-                                      : static_cast<float>(spec.init_std * normal.next());
+    for (auto& x : v) x = s.kind == 1 ? static_cast<float>(1.0 + 0.1 * normal.normal())
+                                      : static_cast<float>(spec.init_std * normal.normal());
     out.push_back({s.name, spec.dtype, s.shape, pack_floats(v, spec.dtype)});
   }
   return out;

@@ -308,21 +308,6 @@ void safetensors_write(const fs::path& path, std::vector<TensorData> tensors,
 // ---------------------------------------------------------------------------------------------------------
 // scalar conversions
 
-float bf16_to_f32(std::uint16_t v) {
-  std::uint32_t bits = static_cast<std::uint32_t>(v) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-std::uint16_t f32_to_bf16(float v) {
-  std::uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x40);  // NaN stays NaN
-  bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest even (as torch does)
-  return static_cast<std::uint16_t>(bits >> 16);
-}
-
 float f16_to_f32(std::uint16_t h) {
   std::uint32_t sign = (h & 0x8000u) << 16, exp = (h >> 10) & 0x1f, mant = h & 0x3ffu, bits;
   if (exp == 0) {

@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/bf16.h"
+
 namespace ecpo::model {
 
 // One tensor entry of a header. begin/end are byte offsets relative to the data start.
@@ -102,9 +104,10 @@ std::string safetensors_serialize(std::vector<TensorData> tensors, const std::ma
 void safetensors_write(const std::filesystem::path& path, std::vector<TensorData> tensors,
                        const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
-// Scalar conversions used by writers and converters (round-to-nearest-even for f32 → bf16/f16).
-float bf16_to_f32(std::uint16_t v);
-std::uint16_t f32_to_bf16(float v);
+// Scalar conversions used by writers and converters (round-to-nearest-even for f32 → bf16/f16); bf16 is
+// util/bf16.h's.
+using ecpo::bf16_to_f32;
+using ecpo::f32_to_bf16;
 float f16_to_f32(std::uint16_t v);
 std::uint16_t f32_to_f16(float v);
 // Packs floats as dtype "F32", "BF16" or "F16" bytes.

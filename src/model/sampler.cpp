@@ -18,7 +18,7 @@ int argmax(const std::vector<float>& logits) {
   return best;
 }
 
-double Sampler::uniform() { return static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0); }
+double Sampler::uniform() { return rng_.uniform(); }
 
 namespace {
 

@@ -1,10 +1,11 @@
 // Next-token sampling from a logits row, torch-free and deterministic: greedy (temperature 0), temperature,
-// top-k, top-p (nucleus), with an explicit seed (std::mt19937_64 + our own uniform draw, so the same seed
-// gives the same ids on every machine). It knows nothing about models or tokenizers.
+// top-k, top-p (nucleus), with an explicit seed (util/rng.h: std::mt19937_64 + our own uniform draw, so the
+// same seed gives the same ids on every machine). It knows nothing about models or tokenizers.
 #pragma once
 #include <cstdint>
-#include <random>
 #include <vector>
+
+#include "util/rng.h"
 
 namespace ecpo::model {
 
@@ -26,7 +27,7 @@ class Sampler {
 
  private:
   SamplerParams p_;
-  std::mt19937_64 rng_;
+  Rng rng_;
 };
 
 int argmax(const std::vector<float>& logits);

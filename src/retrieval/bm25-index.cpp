@@ -5,9 +5,9 @@
 #include <optional>
 
 #include "retrieval/fts-query.h"
-#include "retrieval/sqlite-db.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/sqlite-db.h"
 #include "util/text.h"
 
 namespace fs = std::filesystem;
@@ -20,6 +20,8 @@ std::string number(double v) {
   std::snprintf(buf, sizeof buf, "%.17g", v);
   return buf;
 }
+
+const char* kIndexHint = "the index file may be damaged or from another program; rebuild it with 'ecpo index build'";
 
 const char* kSearchSql =
     "SELECT i.item_id, i.title, f.rank FROM "
@@ -44,7 +46,7 @@ Bm25Builder::Bm25Builder(const fs::path& sqlite_path, Bm25Weights w) : impl_(std
   impl_->final_path = sqlite_path;
   impl_->tmp_path = temp_path_for(sqlite_path);
   if (sqlite_path.has_parent_path()) fs::create_directories(sqlite_path.parent_path());
-  auto& db = impl_->db.emplace(impl_->tmp_path, SqliteDb::Mode::create);
+  auto& db = impl_->db.emplace(impl_->tmp_path, SqliteDb::Mode::create, kIndexHint);
   db.exec("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;");
   db.exec("CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
           "CREATE TABLE items(rowid INTEGER PRIMARY KEY, item_id TEXT NOT NULL UNIQUE, title TEXT NOT NULL,"
@@ -118,12 +120,12 @@ void Bm25Builder::finish(const nlohmann::json& meta) {
 struct Bm25Retriever::Conn {
   SqliteDb db;
   SqliteStmt search;
-  explicit Conn(const fs::path& p) : db(p, SqliteDb::Mode::read_only), search(db.prepare(kSearchSql)) {}
+  explicit Conn(const fs::path& p) : db(p, SqliteDb::Mode::read_only, kIndexHint), search(db.prepare(kSearchSql)) {}
 };
 
 Bm25Retriever::Bm25Retriever(const fs::path& sqlite_path) : path_(sqlite_path) {
   require_exists(sqlite_path, "BM25 index file", "run 'ecpo index build --kind bm25' first");
-  SqliteDb db(sqlite_path, SqliteDb::Mode::read_only);
+  SqliteDb db(sqlite_path, SqliteDb::Mode::read_only, kIndexHint);
   meta_ = nlohmann::json::object();
   auto q = [&]() -> SqliteStmt {
     try {

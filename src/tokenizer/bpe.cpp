@@ -54,6 +54,24 @@ BpeTokenizer::BpeTokenizer(BpeSpec spec) : spec_(std::move(spec)) {
   const std::size_t n = spec_.id_bytes.size();
   if (spec_.id_token.size() != n || spec_.id_special.size() != n || spec_.id_present.size() != n)
     throw Error("inconsistent BPE vocabulary tables", "tokenizer");
+  // Every id the spec names must be a token of the vocabulary (loaders check with the file's location; this
+  // is the last line of defence against an out-of-range index).
+  auto check = [&](TokenId id, const char* what) {
+    if (id < 0 || static_cast<std::size_t>(id) >= n || !spec_.id_present[id])
+      throw Error(std::string(what) + " id " + std::to_string(id) + " is not a token of the vocabulary (size " +
+                      std::to_string(n) + ")",
+                  "tokenizer", "the tokenizer file is inconsistent");
+  };
+  for (auto [a, b] : spec_.merges) {
+    check(a, "merge");
+    check(b, "merge");
+  }
+  for (const auto& a : spec_.added) check(a.id, "added token");
+  for (TokenId id : spec_.prefix_ids) check(id, "post-processor");
+  for (TokenId id : spec_.suffix_ids) check(id, "post-processor");
+  for (const auto* o : {&spec_.unk, &spec_.special.bos, &spec_.special.eos, &spec_.special.eot, &spec_.special.pad})
+    if (*o) check(**o, "special token");
+  for (TokenId id : spec_.special.stop) check(id, "stop token");
   std::fill(std::begin(byte_id_), std::end(byte_id_), -1);
   bytes_to_id_.reserve(2 * n);
   token_to_id_.reserve(2 * n);

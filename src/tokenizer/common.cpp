@@ -3,33 +3,10 @@
 
 #include "tokenizer/tokenizer.h"
 #include "util/text.h"
+#include "util/utf8.h"
 
 namespace ecpo::tok {
 
-namespace {
-
-// Length of a complete valid UTF-8 sequence at s[i]; 0 when invalid; -1 when valid so far but cut short.
-int utf8_at(std::string_view s, std::size_t i) {
-  auto b = static_cast<unsigned char>(s[i]);
-  int n;
-  if (b < 0x80) return 1;
-  if (b >= 0xC2 && b <= 0xDF) n = 2;
-  else if (b >= 0xE0 && b <= 0xEF) n = 3;
-  else if (b >= 0xF0 && b <= 0xF4) n = 4;
-  else return 0;
-  for (int k = 1; k < n; ++k) {
-    if (i + k >= s.size()) return -1;
-    auto c = static_cast<unsigned char>(s[i + k]);
-    if ((c & 0xC0) != 0x80) return 0;
-    if (k == 1) {  // the second byte's allowed range depends on the first (no overlongs or surrogates)
-      if ((b == 0xE0 && c < 0xA0) || (b == 0xED && c > 0x9F) || (b == 0xF0 && c < 0x90) || (b == 0xF4 && c > 0x8F))
-        return 0;
-    }
-  }
-  return n;
-}
-
-}  // namespace
 
 std::string Tokenizer::decode(const std::vector<TokenId>& ids, bool skip_special) const {
   std::string out;
@@ -45,7 +22,7 @@ std::string Utf8StreamDecoder::push(std::string_view bytes) {
   std::string out;
   std::size_t i = 0;
   while (i < pending_.size()) {
-    int n = utf8_at(pending_, i);
+    int n = utf8_sequence_at(pending_, i);
     if (n < 0) break;  // incomplete tail: wait for more bytes
     if (n == 0) {
       out += "\xEF\xBF\xBD";  // an invalid byte can never become valid: replace it now
@@ -70,7 +47,7 @@ std::string escape_bytes(std::string_view bytes) {
   std::size_t i = 0;
   while (i < bytes.size()) {
     auto b = static_cast<unsigned char>(bytes[i]);
-    int n = utf8_at(bytes, i);
+    int n = utf8_sequence_at(bytes, i);
     if (b == '\n') out += "\\n";
     else if (b == '\t') out += "\\t";
     else if (b == '\r') out += "\\r";

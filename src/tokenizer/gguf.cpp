@@ -22,34 +22,50 @@ enum GgufType : std::uint32_t {
 
 class GgufReader {
  public:
-  GgufReader(const std::filesystem::path& file) : where_(file.string()), in_(file, std::ios::binary) {
-    if (!in_) throw Error("cannot open GGUF file", where_, "check the path");
-  }
+  GgufReader(std::istream& in, std::uint64_t size, std::string where) : where_(std::move(where)), in_(in), size_(size) {}
   template <typename T>
   T pod() {
     T v;
     if (!in_.read(reinterpret_cast<char*>(&v), sizeof v)) fail("truncated file");
+    pos_ += sizeof v;
     return v;
   }
+  std::uint64_t left() const { return pos_ <= size_ ? size_ - pos_ : 0; }
   std::string str() {
     auto n = pod<std::uint64_t>();
-    if (n > (1u << 24)) fail("string of " + std::to_string(n) + " bytes");
+    if (n > (1u << 24) || n > left()) fail("string of " + std::to_string(n) + " bytes (" + std::to_string(left()) + " left)");
     std::string s(n, '\0');
     if (n && !in_.read(s.data(), static_cast<std::streamsize>(n))) fail("truncated string");
+    pos_ += n;
     return s;
   }
-  void skip(std::uint32_t type) {
-    static const std::size_t sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+  // An array header's element count, capped by the bytes left: each element takes at least min_size.
+  std::uint64_t count(std::uint64_t min_size, const std::string& what) {
+    auto n = pod<std::uint64_t>();
+    if (n > left() / std::max<std::uint64_t>(1, min_size))
+      fail(what + " claims " + std::to_string(n) + " elements but only " + std::to_string(left()) + " bytes are left");
+    return n;
+  }
+  // Smallest encoding of one value of `type` (strings: the 8-byte length; arrays: type + count).
+  std::uint64_t min_size(std::uint32_t type) {
+    static const std::uint64_t sizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8};
+    if (type > kF64) fail("unknown value type " + std::to_string(type));
+    return sizes[type];
+  }
+  void skip(std::uint32_t type, int depth = 0) {
+    if (depth > 8) fail("arrays nested more than 8 deep");
     if (type == kString) {
       str();
     } else if (type == kArray) {
       auto t = pod<std::uint32_t>();
-      auto n = pod<std::uint64_t>();
-      for (std::uint64_t i = 0; i < n; ++i) skip(t);
-    } else if (type <= kF64) {
-      in_.seekg(static_cast<std::streamoff>(sizes[type]), std::ios::cur);
+      auto n = count(min_size(t), "an array");
+      if (t != kString && t != kArray) {  // fixed-size elements: one seek
+        skip_bytes(n * min_size(t));
+      } else {
+        for (std::uint64_t i = 0; i < n; ++i) skip(t, depth + 1);
+      }
     } else {
-      fail("unknown value type " + std::to_string(type));
+      skip_bytes(min_size(type));
     }
   }
   std::int64_t integer(std::uint32_t type) {
@@ -70,21 +86,36 @@ class GgufReader {
   }
 
  private:
+  void skip_bytes(std::uint64_t n) {
+    if (n > left()) fail("truncated file");
+    in_.seekg(static_cast<std::streamoff>(n), std::ios::cur);
+    pos_ += n;
+  }
   std::string where_;
-  std::ifstream in_;
+  std::istream& in_;
+  std::uint64_t size_, pos_ = 0;
 };
 
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_gguf_vocab(const std::filesystem::path& file) {
-  GgufReader r(file);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("cannot open GGUF file", file.string(), "check the path");
+  std::error_code ec;
+  auto size = std::filesystem::file_size(file, ec);
+  if (ec) throw Error("cannot read the size of the GGUF file: " + ec.message(), file.string());
+  return parse_gguf_vocab(in, size, file.string());
+}
+
+std::unique_ptr<Tokenizer> parse_gguf_vocab(std::istream& in, std::uint64_t size, const std::string& source) {
+  GgufReader r(in, size, source);
   char magic[4];
   for (char& c : magic) c = static_cast<char>(r.pod<std::uint8_t>());
   if (std::memcmp(magic, "GGUF", 4) != 0) r.fail("no GGUF magic");
   auto version = r.pod<std::uint32_t>();
   if (version < 2 || version > 3) r.fail("unsupported version " + std::to_string(version));
   r.pod<std::uint64_t>();  // tensor count
-  auto kv = r.pod<std::uint64_t>();
+  auto kv = r.count(8 + 8 + 4, "the key-value count");  // key length, an empty key, a type
   std::string model, pre;
   std::vector<std::string> tokens, merges;
   std::vector<std::int64_t> types;
@@ -94,7 +125,7 @@ std::unique_ptr<Tokenizer> load_gguf_vocab(const std::filesystem::path& file) {
     auto type = r.pod<std::uint32_t>();
     auto read_strings = [&](std::vector<std::string>& out) {
       if (type != kArray || r.pod<std::uint32_t>() != kString) r.fail(key + " is not a string array");
-      auto n = r.pod<std::uint64_t>();
+      auto n = r.count(8, key);
       out.reserve(n);
       for (std::uint64_t k = 0; k < n; ++k) out.push_back(r.str());
     };
@@ -104,7 +135,8 @@ std::unique_ptr<Tokenizer> load_gguf_vocab(const std::filesystem::path& file) {
     else if (key == "tokenizer.ggml.merges") read_strings(merges);
     else if (key == "tokenizer.ggml.token_type" && type == kArray) {
       auto t = r.pod<std::uint32_t>();
-      auto n = r.pod<std::uint64_t>();
+      auto n = r.count(r.min_size(t), key);
+      types.reserve(n);
       for (std::uint64_t k = 0; k < n; ++k) types.push_back(r.integer(t));
     } else if (key == "tokenizer.ggml.bos_token_id") bos = r.integer(type);
     else if (key == "tokenizer.ggml.eos_token_id") eos = r.integer(type);
@@ -113,6 +145,7 @@ std::unique_ptr<Tokenizer> load_gguf_vocab(const std::filesystem::path& file) {
   if (model != "gpt2")
     r.fail("tokenizer.ggml.model is '" + model + "'; only byte-level BPE ('gpt2') GGUF vocabularies are supported");
   if (tokens.empty()) r.fail("no tokenizer.ggml.tokens");
+  if (tokens.size() > (1u << 24)) r.fail("more than 2^24 tokens");
 
   BpeSpec spec;
   spec.kind = "bpe-hf";
@@ -151,7 +184,11 @@ std::unique_ptr<Tokenizer> load_gguf_vocab(const std::filesystem::path& file) {
     spec.special.eos = static_cast<TokenId>(*eos);
     spec.special.stop = {spec.special.eos.value()};
   }
-  return std::make_unique<BpeTokenizer>(std::move(spec));
+  try {
+    return std::make_unique<BpeTokenizer>(std::move(spec));
+  } catch (const Error& e) {
+    throw Error(e.message(), source, e.hint());
+  }
 }
 
 }  // namespace ecpo::tok

@@ -2,6 +2,7 @@
 // mapping (see load.h). tokenizer.json is read in hf.cpp.
 #include "tokenizer/load.h"
 
+#include <algorithm>
 #include <fstream>
 #include <unordered_set>
 
@@ -12,6 +13,7 @@
 #include "tokenizer/regex.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/json-read.h"
 #include "util/jsonl.h"
 
 namespace ecpo::tok {
@@ -116,9 +118,10 @@ std::optional<std::string> gpt2_unicode_to_bytes(std::string_view token) {
   return out;
 }
 
-std::unique_ptr<Tokenizer> load_tiktoken(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error("cannot open tiktoken rank file", error_location(file.string()), "check the path");
+std::unique_ptr<Tokenizer> parse_tiktoken(std::istream& in, const std::string& source) {
+  // Ranks may come in any order and leave holes, but the table is sized by the largest rank: it may exceed
+  // the number of lines by at most kMaxHoles (checked before anything is allocated).
+  constexpr std::size_t kMaxHoles = 1 << 16;
   BpeSpec spec;
   spec.kind = "bpe-tiktoken";
   spec.ignore_merges = true;
@@ -126,8 +129,10 @@ std::unique_ptr<Tokenizer> load_tiktoken(const fs::path& file) {
   spec.patterns = {kLlama3Pattern};
   std::string line;
   std::uint64_t lineno = 0;
-  std::size_t base = 0;
+  std::vector<std::pair<std::size_t, std::string>> entries;  // rank, bytes
+  std::vector<std::uint64_t> entry_line;
   std::unordered_set<std::string> seen;
+  std::size_t max_rank = 0;
   while (std::getline(in, line)) {
     ++lineno;
     if (!line.empty() && line.back() == '\r') line.pop_back();
@@ -138,35 +143,37 @@ std::unique_ptr<Tokenizer> load_tiktoken(const fs::path& file) {
     long long rank = -1;
     if (sp != std::string::npos) {
       bytes = base64_decode(std::string_view(line).substr(0, sp), ok);
-      try {
-        std::size_t used = 0;
-        rank = std::stoll(line.substr(sp + 1), &used);
-        if (used != line.size() - sp - 1) rank = -1;
-      } catch (...) {
-        rank = -1;
-      }
+      const std::string digits = line.substr(sp + 1);
+      if (!digits.empty() && digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos)
+        rank = std::stoll(digits);
     }
     if (!ok || rank < 0 || rank > 10'000'000 || bytes.empty())
-      throw Error("malformed tiktoken line (expected 'base64 rank')", error_location(file.string(), lineno),
+      throw Error("malformed tiktoken line (expected 'base64 rank')", error_location(source, lineno),
                   lineno == 1 ? "a binary tokenizer.model is SentencePiece (Llama 2), which is not supported"
-                              : "");
-    if (!seen.insert(bytes).second)
-      throw Error("duplicate token bytes in rank file", error_location(file.string(), lineno));
-    auto r = static_cast<std::size_t>(rank);
-    if (r >= spec.id_bytes.size()) {
-      spec.id_bytes.resize(r + 1);
-      spec.id_present.resize(r + 1, 0);
-    }
-    if (spec.id_present[r]) throw Error("duplicate rank " + std::to_string(r), error_location(file.string(), lineno));
-    spec.id_bytes[r] = bytes;
-    spec.id_present[r] = 1;
-    ++base;
+                              : "each line is the base64 of a token's bytes, a space and its rank");
+    if (!seen.insert(bytes).second) throw Error("duplicate token bytes in rank file", error_location(source, lineno));
+    max_rank = std::max(max_rank, static_cast<std::size_t>(rank));
+    entries.emplace_back(static_cast<std::size_t>(rank), std::move(bytes));
+    entry_line.push_back(lineno);
   }
-  if (base == 0) throw Error("empty tiktoken rank file", error_location(file.string()));
+  if (entries.empty()) throw Error("empty tiktoken rank file", error_location(source));
+  const std::size_t base = entries.size();
+  if (max_rank >= base + kMaxHoles)
+    throw Error("rank " + std::to_string(max_rank) + " leaves more than " + std::to_string(kMaxHoles) +
+                    " unused ranks below it (the file has " + std::to_string(base) + " tokens)",
+                error_location(source), "ranks number the tokens 0, 1, 2, ... in order");
+  spec.id_bytes.assign(max_rank + 1, "");
+  spec.id_present.assign(max_rank + 1, 0);
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    auto& [r, bytes] = entries[k];
+    if (spec.id_present[r]) throw Error("duplicate rank " + std::to_string(r), error_location(source, entry_line[k]));
+    spec.id_bytes[r] = std::move(bytes);
+    spec.id_present[r] = 1;
+  }
   spec.id_token = spec.id_bytes;
   spec.id_special.assign(spec.id_bytes.size(), 0);
   // Llama-3: the 256 special tokens follow the base ranks (ids base .. base+255).
-  if (base == 128000) {
+  if (base == 128000 && spec.id_bytes.size() == base) {
     auto names = llama3_special_tokens();
     for (std::size_t i = 0; i < names.size(); ++i) {
       auto id = static_cast<TokenId>(base + i);
@@ -188,35 +195,51 @@ std::unique_ptr<Tokenizer> load_tiktoken(const fs::path& file) {
     spec.special.stop = {id_of("<|end_of_text|>"), id_of("<|eom_id|>"), id_of("<|eot_id|>")};
     spec.prefix_ids = {*spec.special.bos};
   }
-  return std::make_unique<BpeTokenizer>(std::move(spec));
+  try {
+    return std::make_unique<BpeTokenizer>(std::move(spec));
+  } catch (const Error& e) {
+    throw Error(e.message(), error_location(source), e.hint());
+  }
 }
 
-std::unique_ptr<Tokenizer> load_wordpiece_vocab(const fs::path& file) {
+std::unique_ptr<Tokenizer> load_tiktoken(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
-  if (!in) throw Error("cannot open WordPiece vocab", error_location(file.string()), "check the path");
+  if (!in) throw Error("cannot open tiktoken rank file", error_location(file.string()), "check the path");
+  return parse_tiktoken(in, file.string());
+}
+
+std::unique_ptr<Tokenizer> parse_wordpiece_vocab(std::istream& in, const std::string& source, const json& config) {
   WordPieceSpec spec;
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
     spec.vocab.push_back(line);  // id = line number − 1 (an empty line still takes an id)
+    if (spec.vocab.size() > (1u << 24))
+      throw Error("more than 2^24 lines: not a WordPiece vocabulary", error_location(source, spec.vocab.size()));
   }
   while (!spec.vocab.empty() && spec.vocab.back().empty()) spec.vocab.pop_back();
-  if (spec.vocab.empty()) throw Error("empty WordPiece vocab", error_location(file.string()));
-  fs::path cfg = file.parent_path() / "tokenizer_config.json";
-  if (fs::exists(cfg)) {
-    json j = read_json_file(cfg);
-    if (j.contains("do_lower_case") && j["do_lower_case"].is_boolean()) spec.lower_case = j["do_lower_case"].get<bool>();
-    spec.strip_accents = spec.lower_case;
-    if (j.contains("strip_accents") && j["strip_accents"].is_boolean()) spec.strip_accents = j["strip_accents"].get<bool>();
-    if (j.contains("tokenize_chinese_chars") && j["tokenize_chinese_chars"].is_boolean())
-      spec.tokenize_chinese_chars = j["tokenize_chinese_chars"].get<bool>();
-    if (j.contains("unk_token") && j["unk_token"].is_string()) spec.unk_token = j["unk_token"].get<std::string>();
+  if (spec.vocab.empty()) throw Error("empty WordPiece vocab", error_location(source));
+  if (!config.is_null()) {
+    const JsonSource src{source + " (tokenizer_config.json)", "BERT's tokenizer_config.json holds booleans here"};
+    JsonAt c(config, src);
+    c.require_object();
+    spec.lower_case = c.bool_or("do_lower_case", spec.lower_case);
+    spec.strip_accents = c.bool_or("strip_accents", spec.lower_case);
+    spec.tokenize_chinese_chars = c.bool_or("tokenize_chinese_chars", spec.tokenize_chinese_chars);
+    if (auto unk = c.find("unk_token"); unk && unk->is_string()) spec.unk_token = unk->str();
   }
   try {
     return std::make_unique<WordPieceTokenizer>(std::move(spec));
   } catch (const Error& e) {
-    throw Error(e.message(), error_location(file.string()), e.hint());
+    throw Error(e.message(), error_location(source), e.hint());
   }
+}
+
+std::unique_ptr<Tokenizer> load_wordpiece_vocab(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("cannot open WordPiece vocab", error_location(file.string()), "check the path");
+  fs::path cfg = file.parent_path() / "tokenizer_config.json";
+  return parse_wordpiece_vocab(in, file.string(), fs::exists(cfg) ? read_json_file(cfg) : json(nullptr));
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& path) {

@@ -5,11 +5,14 @@
 #pragma once
 #include <array>
 #include <filesystem>
+#include <istream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "tokenizer/tokenizer.h"
 
@@ -19,11 +22,23 @@ namespace ecpo::tok {
 // meta-llama/llama-models models/llama3/tokenizer.py lists them.
 std::vector<std::string> llama3_special_tokens();
 
+// Each reader takes a file; the parse_* forms read the same bytes from memory or a stream (fuzzers, tests),
+// `source` naming it in errors. Every id, count and length is checked against the input's own size before
+// anything is allocated or indexed: a corrupt file gives an ecpo::Error naming it, never a crash or a hang.
 std::unique_ptr<Tokenizer> load_tiktoken(const std::filesystem::path& file);
+std::unique_ptr<Tokenizer> parse_tiktoken(std::istream& in, const std::string& source);
+// tokenizer.json; tokenizer_config.json beside it (when present) names bos/eos/pad.
 std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::filesystem::path& file);
+std::unique_ptr<Tokenizer> parse_hf_tokenizer_json(std::string_view text, const std::string& source,
+                                                   const nlohmann::json& config = nullptr);
+// BERT vocab.txt (id = line number - 1); tokenizer_config.json beside it sets casing and the unknown token.
 std::unique_ptr<Tokenizer> load_wordpiece_vocab(const std::filesystem::path& file);
-// llama.cpp vocab-only .gguf with a byte-level BPE vocabulary (tokenizer.ggml.model "gpt2").
+std::unique_ptr<Tokenizer> parse_wordpiece_vocab(std::istream& in, const std::string& source,
+                                                 const nlohmann::json& config = nullptr);
+// llama.cpp vocab-only .gguf with a byte-level BPE vocabulary (tokenizer.ggml.model "gpt2"). `size` is the
+// number of bytes the stream holds: every count in the file is capped by what is left of it.
 std::unique_ptr<Tokenizer> load_gguf_vocab(const std::filesystem::path& file);
+std::unique_ptr<Tokenizer> parse_gguf_vocab(std::istream& in, std::uint64_t size, const std::string& source);
 
 // GPT-2 bytes_to_unicode: byte → code point (printable bytes map to themselves, the rest to 256+n).
 const std::array<std::uint32_t, 256>& gpt2_byte_to_unicode();

@@ -37,7 +37,8 @@ json scalar_to_json(const YAML::Node& n) {
   return s;
 }
 
-json node_to_json(const YAML::Node& n) {
+// `lines` (optional) receives the line of each mapping key under its dotted path below `prefix`.
+json node_to_json(const YAML::Node& n, std::map<std::string, int>* lines = nullptr, const std::string& prefix = {}) {
   switch (n.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
@@ -46,12 +47,26 @@ json node_to_json(const YAML::Node& n) {
       return scalar_to_json(n);
     case YAML::NodeType::Sequence: {
       json a = json::array();
-      for (const auto& c : n) a.push_back(node_to_json(c));
+      std::size_t i = 0;
+      for (const auto& c : n)
+        a.push_back(node_to_json(c, lines, lines ? prefix + "[" + std::to_string(i++) + "]" : std::string()));
       return a;
     }
     case YAML::NodeType::Map: {
       json o = json::object();
-      for (const auto& kv : n) o[kv.first.as<std::string>()] = node_to_json(kv.second);
+      for (const auto& kv : n) {
+        // A key that is itself a list or map ("? [a, b]: 1") has no string form: refuse it, do not throw
+        // yaml-cpp's TypedBadConversion with no location.
+        if (!kv.first.IsScalar())
+          throw YAML::ParserException(kv.first.Mark(), "a mapping key must be a plain scalar");
+        std::string key = kv.first.as<std::string>();
+        std::string path;
+        if (lines) {
+          path = prefix.empty() ? key : prefix + "." + key;
+          (*lines)[path] = kv.first.Mark().line + 1;
+        }
+        o[key] = node_to_json(kv.second, lines, path);
+      }
       return o;
     }
   }
@@ -102,10 +117,10 @@ std::vector<std::string> split_dotted(const std::string& dotted) {
 
 }  // namespace
 
-json yaml_to_json(const std::string& yaml_text, const std::string& origin) {
+json yaml_to_json(const std::string& yaml_text, const std::string& origin, std::map<std::string, int>* lines) {
   try {
     YAML::Node n = YAML::Load(yaml_text);
-    return node_to_json(n);
+    return node_to_json(n, lines);
   } catch (const YAML::Exception& e) {
     throw Error("YAML syntax error: " + e.msg, error_location(origin, e.mark.line + 1),
                 "check indentation and quoting near that line");
@@ -124,10 +139,24 @@ Config Config::load(const std::filesystem::path& path) {
 }
 
 Config Config::parse(const std::string& yaml_text, const std::string& origin) {
-  json root = yaml_to_json(yaml_text, origin);
+  std::map<std::string, int> lines;
+  json root = yaml_to_json(yaml_text, origin, &lines);
   if (root.is_null()) root = json::object();
   if (!root.is_object()) throw Error("config must be a mapping at the top level", origin);
-  return Config(std::move(root));
+  Config c(std::move(root), origin);
+  for (const auto& [key, line] : lines) c.where_[key] = error_location(origin, static_cast<std::uint64_t>(line));
+  return c;
+}
+
+std::string Config::where(const std::string& dotted) const {
+  const std::string origin = origin_.empty() ? std::string("config") : origin_;
+  // The deepest enclosing key with a known line: "a.b.c", then "a.b", then "a".
+  for (std::string key = dotted;;) {
+    if (auto it = where_.find(key); it != where_.end()) return it->second;
+    auto cut = key.find_last_of(".[");
+    if (cut == std::string::npos || cut == 0) return origin;
+    key.resize(cut);
+  }
 }
 
 void Config::set_override(const std::string& assignment) {
@@ -150,13 +179,20 @@ void Config::set_override(const std::string& assignment) {
     if (i + 1 == parts.size()) (*cur)[parts[i]] = parsed;
     else cur = &(*cur)[parts[i]];
   }
+  // The value (and anything below it) now comes from the command line, not from the file.
+  for (auto it = where_.lower_bound(key); it != where_.end() && it->first.compare(0, key.size(), key) == 0;)
+    it = where_.erase(it);
+  where_[key] = "command line (" + key + "=...)";
 }
 
 void Config::set_overrides(const std::vector<std::string>& assignments) {
   for (const auto& a : assignments) set_override(a);
 }
 
-void Config::merge(const Config& other) { root_.merge_patch(other.root_); }
+void Config::merge(const Config& other) {
+  root_.merge_patch(other.root_);
+  for (const auto& [k, w] : other.where_) where_[k] = w;
+}
 
 const json* Config::find(const std::string& dotted) const {
   const json* cur = &root_;

@@ -1,6 +1,8 @@
 // Streaming JSONL reader/writer (see jsonl.h). gzip via zlib's transparent gzread.
 #include "util/jsonl.h"
 
+#include "util/json-read.h"
+
 #include <cerrno>
 #include <cstring>
 #include <zlib.h>
@@ -96,10 +98,10 @@ bool JsonlReader::next(json& value) {
     try {
       json ignored = json::parse(line_);
       (void)ignored;
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // a syntax error, or a number beyond double's range
       detail = e.what();
-      auto p = detail.find("parse error");
-      if (p != std::string::npos) detail = detail.substr(p);
+      auto p = detail.find("] ");
+      if (p != std::string::npos) detail = detail.substr(p + 2);
     }
     Error err("malformed JSON line" + (detail.empty() ? std::string() : ": " + detail), where(),
               policy_ == BadLinePolicy::fail ? "fix or remove the line, or run without --strict to skip it"
@@ -153,12 +155,7 @@ void JsonlWriter::commit() {
 }
 
 json read_json_file(const fs::path& path) {
-  std::string text = read_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw Error(std::string("invalid JSON: ") + e.what(), path.string());
-  }
+  return parse_json_text(read_file(path), path.string());
 }
 
 void write_json_file(const fs::path& path, const json& value, int indent) {

@@ -48,55 +48,6 @@ bool ends_with(std::string_view s, std::string_view p) {
   return s.size() >= p.size() && s.substr(s.size() - p.size()) == p;
 }
 
-std::string utf8_sanitize(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
-  while (left > 0) {
-    utf8proc_int32_t cp;
-    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-    if (n < 0) {
-      out += "\xEF\xBF\xBD";
-      ++p;
-      --left;
-    } else {
-      out.append(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n));
-      p += n;
-      left -= n;
-    }
-  }
-  return out;
-}
-
-bool utf8_valid(std::string_view s) {
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
-  while (left > 0) {
-    utf8proc_int32_t cp;
-    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-    if (n < 0) return false;
-    p += n;
-    left -= n;
-  }
-  return true;
-}
-
-std::size_t utf8_length(std::string_view s) {
-  std::size_t count = 0;
-  const auto* p = reinterpret_cast<const utf8proc_uint8_t*>(s.data());
-  utf8proc_ssize_t left = static_cast<utf8proc_ssize_t>(s.size());
-  while (left > 0) {
-    utf8proc_int32_t cp;
-    utf8proc_ssize_t n = utf8proc_iterate(p, left, &cp);
-    if (n < 0) n = 1;
-    p += n;
-    left -= n;
-    ++count;
-  }
-  return count;
-}
-
 std::string collapse_whitespace(std::string_view s) {
   std::string out;
   bool space = false;

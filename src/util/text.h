@@ -1,10 +1,12 @@
-// UTF-8 text helpers shared across modules: trimming/splitting, valid-UTF-8 repair, and the title
+// Text helpers shared across modules: trimming/splitting (UTF-8 byte rules: util/utf8.h), and the title
 // normalisation used for item de-duplication and target matching (NFKC, case-fold, strip punctuation and a
 // trailing parenthesised series/edition suffix, collapse whitespace). Fuzzy matching and ROUGE-L come later.
 #pragma once
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "util/utf8.h"  // utf8_valid, utf8_sanitize, utf8_length (kept reachable from here)
 
 namespace ecpo {
 
@@ -15,11 +17,6 @@ std::string to_lower_ascii(std::string_view s);
 bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);
 
-// Returns `s` with invalid UTF-8 sequences replaced by U+FFFD.
-std::string utf8_sanitize(std::string_view s);
-bool utf8_valid(std::string_view s);
-// Number of code points (invalid bytes count one each).
-std::size_t utf8_length(std::string_view s);
 
 // NFKC + case-fold + strip punctuation/symbols + drop trailing "(...)"/"[...]" suffixes + collapse spaces.
 // "The Hobbit (Lord of the Rings, Book 0)" and "the  hobbit" normalise to the same "the hobbit".

@@ -30,9 +30,14 @@ ChatReplyFields from_tree(const std::string& body) {
     f.finish_reason = (*choice)["finish_reason"];
   if (j.contains("usage") && j["usage"].is_object()) {
     const auto& u = j["usage"];
-    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer()) f.prompt_tokens = u["prompt_tokens"];
+    // Counts are clamped to [0, 2^63): a negative or overflowing count must not become a negative cost.
+    auto count = [](const nlohmann::json& v) -> std::int64_t {
+      if (v.is_number_unsigned()) return v.get<std::uint64_t>() > INT64_MAX ? INT64_MAX : v.get<std::int64_t>();
+      return std::max<std::int64_t>(0, v.get<std::int64_t>());
+    };
+    if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer()) f.prompt_tokens = count(u["prompt_tokens"]);
     if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer())
-      f.completion_tokens = u["completion_tokens"];
+      f.completion_tokens = count(u["completion_tokens"]);
   }
   return f;
 }

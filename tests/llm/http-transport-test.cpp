@@ -1,6 +1,6 @@
-// llm/http-transport, http-plain and http1-parser: the HTTP/1.1 response parser on hand-written
-// replies (split anywhere, chunked, interim 100, close-delimited, malformed), URL parsing, and both engines
-// (built-in plain-http client and libcurl) against the fake server: replies, Retry-After, each transport
+// llm/http-transport (libcurl): replies shaped the way real servers send them (Content-Length in any
+// packet split, chunked with extensions and trailers, an interim 100 Continue, close-delimited HTTP/1.0,
+// 204), malformed and truncated replies, and against the fake server: replies, Retry-After, each transport
 // failure's code and retry class, timeouts, concurrency, and closing idle connections.
 #include "llm/http-transport.h"
 
@@ -9,118 +9,154 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <curl/curl.h>
 
 #include "llm/fake-server.h"
-#include "llm/http-plain.h"
-#include "llm/http1-parser.h"
 #include "test-support.h"
 
 using namespace ecpo;
-using ecpo::http::Http1Parser;
 
 namespace {
 
-// Feeds `s` in pieces of `step` bytes; returns the parser.
-Http1Parser parse(const std::string& s, std::size_t step) {
-  Http1Parser p;
-  for (std::size_t i = 0; i < s.size() && !p.done() && !p.failed(); i += step)
-    p.feed(s.data() + i, std::min(step, s.size() - i));
-  return p;
+// A one-shot raw TCP server on loopback: accepts one connection, reads the request head (and a body of
+// Content-Length bytes), writes `pieces` with a short pause between them, then closes. Lets a test send
+// exactly the bytes a server on the wire would.
+class CannedServer {
+ public:
+  explicit CannedServer(std::vector<std::string> pieces) : pieces_(std::move(pieces)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int yes = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd_, 4) != 0)
+      throw std::runtime_error("cannot listen");
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { serve(); });
+  }
+  ~CannedServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/v1/chat/completions"; }
+  std::string request() const { return request_; }  // what the client sent (valid after the reply)
+
+ private:
+  void serve() {
+    int c = ::accept(fd_, nullptr, nullptr);
+    if (c < 0) return;
+    char buf[4096];
+    std::size_t want = std::string::npos;
+    while (true) {
+      auto head_end = request_.find("\r\n\r\n");
+      if (head_end != std::string::npos) {
+        if (want == std::string::npos) {
+          want = head_end + 4;
+          auto cl = request_.find("Content-Length: ");
+          if (cl != std::string::npos && cl < head_end) want += std::stoul(request_.substr(cl + 16));
+        }
+        if (request_.size() >= want) break;
+      }
+      ssize_t n = ::recv(c, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      request_.append(buf, static_cast<std::size_t>(n));
+    }
+    for (const auto& p : pieces_) {
+      ::send(c, p.data(), p.size(), MSG_NOSIGNAL);
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ::close(c);
+  }
+
+  std::vector<std::string> pieces_;
+  int fd_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+  std::string request_;
+};
+
+// Sends `reply` split into pieces of `step` bytes and posts a small body to it.
+http::Response exchange(const std::string& reply, std::size_t step) {
+  std::vector<std::string> pieces;
+  for (std::size_t i = 0; i < reply.size(); i += step) pieces.push_back(reply.substr(i, step));
+  CannedServer srv(pieces);
+  const std::string body = R"({"x":1})";
+  http::Request req;
+  req.url = srv.url();
+  req.body = &body;
+  req.timeout_ms = 3000;
+  http::close_thread_connections();  // each canned server closes after one reply
+  return http::perform(req);
 }
 
 }  // namespace
 
-TEST(Http1Parser, ContentLengthInAnySplit) {
+TEST(HttpWire, ContentLengthInAnySplit) {
   const std::string reply =
       "HTTP/1.1 429 Too Many Requests\r\nContent-Length: 11\r\nRetry-After: 2\r\nretry-after-ms: 1500\r\n"
       "X-Other: y\r\n\r\nhello world";
-  for (std::size_t step : {1u, 2u, 7u, 1000u}) {
-    auto p = parse(reply, step);
-    ASSERT_TRUE(p.done()) << step;
-    EXPECT_EQ(p.status, 429);
-    EXPECT_EQ(p.body, "hello world");
-    EXPECT_EQ(p.retry_after.value_or(""), "2");
-    EXPECT_EQ(p.retry_after_ms.value_or(""), "1500");
-    EXPECT_TRUE(p.keep_alive);
+  for (std::size_t step : {1u, 7u, 1000u}) {
+    auto r = exchange(reply, step);
+    ASSERT_EQ(r.curl_code, 0) << step << " " << r.curl_error;
+    EXPECT_EQ(r.status, 429);
+    EXPECT_EQ(r.body, "hello world");
+    EXPECT_EQ(r.retry_after.value_or(""), "2");
+    EXPECT_EQ(r.retry_after_ms.value_or(""), "1500");
   }
 }
 
-TEST(Http1Parser, ChunkedWithExtensionsAndTrailers) {
+TEST(HttpWire, ChunkedWithExtensionsAndTrailers) {
   // Chunks "Wiki" (4) + "pedia" (5) + " in chunks." (0xb = 11), a chunk extension and a trailer.
   const std::string reply =
       "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWiki\r\n5;ext=1\r\npedia\r\nB\r\n in chunks.\r\n"
       "0\r\nTrailer: x\r\n\r\n";
-  for (std::size_t step : {1u, 3u, 1000u}) {
-    auto p = parse(reply, step);
-    ASSERT_TRUE(p.done()) << step;
-    EXPECT_EQ(p.body, "Wikipedia in chunks.");
+  for (std::size_t step : {1u, 1000u}) {
+    auto r = exchange(reply, step);
+    ASSERT_EQ(r.curl_code, 0) << r.curl_error;
+    EXPECT_EQ(r.body, "Wikipedia in chunks.");
   }
 }
 
-TEST(Http1Parser, InterimCloseDelimitedAndNoBody) {
-  auto p = parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 5);
-  ASSERT_TRUE(p.done());
-  EXPECT_EQ(p.status, 200);
-  EXPECT_EQ(p.body, "ok");
-
-  Http1Parser c;  // no length: the body runs to the end of the connection, which is then not reusable
-  std::string s = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nall of it";
-  c.feed(s.data(), s.size());
-  EXPECT_FALSE(c.done());
-  c.on_eof();
-  ASSERT_TRUE(c.done());
+TEST(HttpWire, InterimCloseDelimitedAndNoBody) {
+  auto r = exchange("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 5);
+  ASSERT_EQ(r.curl_code, 0) << r.curl_error;
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "ok");
+  // No length: the body runs to the end of the connection.
+  auto c = exchange("HTTP/1.0 200 OK\r\nConnection: close\r\n\r\nall of it", 1000);
+  ASSERT_EQ(c.curl_code, 0) << c.curl_error;
   EXPECT_EQ(c.body, "all of it");
-  EXPECT_FALSE(c.keep_alive);
-
-  auto n = parse("HTTP/1.1 204 No Content\r\n\r\n", 1000);
-  EXPECT_TRUE(n.done());
+  auto n = exchange("HTTP/1.1 204 No Content\r\n\r\n", 1000);
+  ASSERT_EQ(n.curl_code, 0) << n.curl_error;
+  EXPECT_EQ(n.status, 204);
   EXPECT_TRUE(n.body.empty());
-  auto old = parse("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", 1000);
-  EXPECT_TRUE(old.done());
-  EXPECT_FALSE(old.keep_alive);  // HTTP/1.0 without keep-alive
 }
 
-TEST(Http1Parser, MalformedAndTruncated) {
-  EXPECT_TRUE(parse("SSH-2.0-OpenSSH\r\n\r\n", 1000).failed());
-  EXPECT_TRUE(parse("HTTP/1.1 200 OK\r\nContent-Length: 5x\r\n\r\n", 1000).failed());
-  EXPECT_TRUE(parse("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", 1000).failed());
-  EXPECT_TRUE(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 1000).failed());
-  auto t = parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcd", 1000);
-  EXPECT_FALSE(t.done());
-  EXPECT_EQ(t.remaining(), 6u);
-  EXPECT_TRUE(t.started());
-  // Bytes after a complete reply are not consumed.
-  Http1Parser e;
-  std::string two = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxHTTP/1.1";
-  EXPECT_EQ(e.feed(two.data(), two.size()), two.size() - 8);
-  EXPECT_TRUE(e.done());
+TEST(HttpWire, MalformedAndTruncatedReplies) {
+  // Not HTTP at all, a bad chunk size, a body shorter than announced: failures, never a made-up reply.
+  auto a = exchange("SSH-2.0-OpenSSH\r\n\r\n", 1000);
+  EXPECT_NE(a.curl_code, 0);
+  auto b = exchange("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 1000);
+  EXPECT_NE(b.curl_code, 0);
+  auto t = exchange("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcd", 1000);
+  EXPECT_EQ(t.curl_code, CURLE_PARTIAL_FILE) << t.curl_error;
+  EXPECT_TRUE(t.retryable_transport);
+  auto e = exchange("", 1000);  // the server closes without a byte
+  EXPECT_EQ(e.curl_code, CURLE_GOT_NOTHING) << e.curl_error;
+  EXPECT_TRUE(e.retryable_transport);
 }
 
-TEST(HttpPlain, ParseUrl) {
-  http::plain::Target t;
-  ASSERT_TRUE(http::plain::parse_url("http://127.0.0.1:8000/v1/chat/completions", t));
-  EXPECT_EQ(t.host, "127.0.0.1");
-  EXPECT_EQ(t.port, "8000");
-  EXPECT_EQ(t.hostport, "127.0.0.1:8000");
-  EXPECT_EQ(t.path, "/v1/chat/completions");
-  ASSERT_TRUE(http::plain::parse_url("http://localhost", t));
-  EXPECT_EQ(t.port, "80");
-  EXPECT_EQ(t.path, "/");
-  ASSERT_TRUE(http::plain::parse_url("http://[::1]:9/models?x=1#frag", t));
-  EXPECT_EQ(t.host, "::1");
-  EXPECT_EQ(t.path, "/models?x=1");
-  EXPECT_FALSE(http::plain::parse_url("https://api.openai.com/v1", t));
-  EXPECT_FALSE(http::plain::parse_url("http://user:pw@host/x", t));
-  EXPECT_FALSE(http::plain::parse_url("http://host:99999/x", t));
-  EXPECT_FALSE(http::plain::parse_url("http://:80/x", t));
-}
-
-// Both engines must behave alike; each test runs under each.
-class HttpEngines : public ::testing::TestWithParam<http::Engine> {
+class HttpTransport : public ::testing::Test {
  protected:
-  void SetUp() override { http::set_engine(GetParam()); }
-  void TearDown() override { http::set_engine(http::Engine::automatic); }
   static http::Response post(const llm::FakeServer& srv, const std::string& body, double timeout_ms = 2000) {
     http::Request req;
     req.url = srv.base_url() + "/chat/completions";
@@ -133,7 +169,7 @@ class HttpEngines : public ::testing::TestWithParam<http::Engine> {
 
 const std::string kBody = R"({"model":"fake-model","messages":[{"role":"user","content":"hi there"}]})";
 
-TEST_P(HttpEngines, ReplyAndModels) {
+TEST_F(HttpTransport, ReplyAndModels) {
   llm::FakeServer srv({});
   srv.start();
   auto r = post(srv, kBody);
@@ -149,7 +185,7 @@ TEST_P(HttpEngines, ReplyAndModels) {
   EXPECT_EQ(srv.stats().requests, 2u);
 }
 
-TEST_P(HttpEngines, RateLimitCarriesRetryAfter) {
+TEST_F(HttpTransport, RateLimitCarriesRetryAfter) {
   llm::FakeServerOptions o;
   o.fault_rate = 1;
   o.faults = {llm::FakeFault::rate_limit};
@@ -163,7 +199,7 @@ TEST_P(HttpEngines, RateLimitCarriesRetryAfter) {
   EXPECT_EQ(r.retry_after.value_or(""), "2");  // whole seconds, rounded up
 }
 
-TEST_P(HttpEngines, TransportFailuresAreClassified) {
+TEST_F(HttpTransport, TransportFailuresAreClassified) {
   {
     llm::FakeServerOptions o;
     o.fault_rate = 1;
@@ -205,7 +241,7 @@ TEST_P(HttpEngines, TransportFailuresAreClassified) {
   EXPECT_FALSE(r.curl_error.empty());
 }
 
-TEST_P(HttpEngines, ManyThreadsShareKeptAliveConnections) {
+TEST_F(HttpTransport, ManyThreadsShareKeptAliveConnections) {
   llm::FakeServerOptions o;
   o.latency_ms = 5;
   llm::FakeServer srv(o);
@@ -227,7 +263,7 @@ TEST_P(HttpEngines, ManyThreadsShareKeptAliveConnections) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 3.0);
 }
 
-TEST_P(HttpEngines, ReconnectsAfterTheServerDropsIdleConnections) {
+TEST_F(HttpTransport, ReconnectsAfterTheServerDropsIdleConnections) {
   llm::FakeServerOptions o;
   o.keep_alive_s = 1;  // the server closes idle connections after a second
   llm::FakeServer srv(o);
@@ -238,6 +274,3 @@ TEST_P(HttpEngines, ReconnectsAfterTheServerDropsIdleConnections) {
   EXPECT_EQ(r.curl_code, 0) << r.curl_error;
   EXPECT_EQ(r.status, 200);
 }
-
-INSTANTIATE_TEST_SUITE_P(BothEngines, HttpEngines, ::testing::Values(http::Engine::automatic, http::Engine::curl),
-                         [](const auto& info) { return info.param == http::Engine::curl ? "curl" : "builtin"; });

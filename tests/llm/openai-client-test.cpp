@@ -9,6 +9,7 @@
 #include "llm/accounted-model.h"
 #include "llm/call-log.h"
 #include "llm/fake-server.h"
+#include "llm/openai-wire.h"
 #include "llm-test-util.h"
 #include "test-support.h"
 #include "util/thread-pool.h"
@@ -115,6 +116,50 @@ TEST(OpenAiClient, DirectRequestBodyEqualsTheJsonTree) {
   }
   auto b = json::parse(OpenAiClient(o).request_body({{"user", std::string("bad \xff\xfe utf8")}}, {}));
   EXPECT_EQ(b["messages"][0]["content"], "bad \xEF\xBF\xBD\xEF\xBF\xBD utf8");
+}
+
+// The client's request body read back by the server's parser (llm/openai-wire.h, what `ecpo serve` and the
+// fake server use): every field the client sends arrives as the same ChatParams, in every structured dialect.
+TEST(OpenAiClient, RequestBodyRoundTripsThroughTheServerCodec) {
+  OpenAiOptions o;
+  o.base_urls = {"http://127.0.0.1:9/v1"};
+  o.model = "m";
+  const std::vector<Message> msgs = {{"system", "s"}, {"user", "q \"quoted\" é"}, {"assistant", "a"}};
+  ChatParams p;
+  p.temperature = 0.3;
+  p.top_p = 0.8;
+  p.max_tokens = 77;
+  p.stop = {"\n\n", "END"};
+  p.seed = 12345;
+  p.json_schema = {{"type", "object"}, {"properties", {{"x", {{"type", "integer"}}}}}};
+  p.schema_name = "probe";
+  for (auto mode : {StructuredMode::json_schema, StructuredMode::guided_json, StructuredMode::json_object,
+                    StructuredMode::none}) {
+    o.structured = mode;
+    for (bool extra : {false, true}) {
+      o.extra_body = extra ? json{{"top_k", 5}} : json(nullptr);
+      ChatRequest r = parse_chat_request(std::string_view(OpenAiClient(o).request_body(msgs, p)));
+      EXPECT_EQ(r.model, "m");
+      ASSERT_EQ(r.messages.size(), msgs.size());
+      for (std::size_t i = 0; i < msgs.size(); ++i) {
+        EXPECT_EQ(r.messages[i].role, msgs[i].role);
+        EXPECT_EQ(r.messages[i].content, msgs[i].content);
+      }
+      EXPECT_EQ(r.params.temperature, p.temperature);
+      EXPECT_EQ(r.params.top_p, p.top_p);
+      EXPECT_EQ(r.params.max_tokens, p.max_tokens);
+      EXPECT_EQ(r.params.stop, p.stop);
+      EXPECT_EQ(r.params.seed, p.seed);
+      const json want = mode == StructuredMode::json_object ? json{{"type", "object"}}
+                        : mode == StructuredMode::none      ? json(nullptr)
+                                                            : p.json_schema;
+      EXPECT_EQ(r.params.json_schema, want) << structured_mode_name(mode);
+      if (mode == StructuredMode::json_schema) {
+        EXPECT_EQ(r.params.schema_name, "probe");
+      }
+      EXPECT_FALSE(r.stream);
+    }
+  }
 }
 
 TEST(OpenAiClient, SchemaRequestGetsAValidObject) {

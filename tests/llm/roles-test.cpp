@@ -73,8 +73,22 @@ TEST(Roles, BadEntriesAreLocated) {
   EXPECT_NE(error_of("roles:\n  agent: {model: m}\n").find("no base_url"), std::string::npos);
   EXPECT_NE(error_of("roles:\n  agent: {model: m, base_url: 'ftp://x'}\n").find("http://"), std::string::npos);
   EXPECT_NE(error_of("roles:\n  agent: {model: m, endpoint: nope}\n").find("endpoint 'nope'"), std::string::npos);
-  EXPECT_NE(error_of("roles:\n  agent: {model: m, base_url: 'http://a/v1', params: {temperature: 3}}\n")
-                .find("roles.yaml roles.agent"),
+  // The file and line of the role, the key path and the allowed range.
+  const std::string temp_err =
+      error_of("roles:\n  agent: {model: m, base_url: 'http://a/v1', params: {temperature: 3}}\n");
+  EXPECT_EQ(temp_err.rfind("roles.yaml:2: roles.agent.params.temperature: 3 is out of range [0, 2]", 0), 0u) << temp_err;
+  // Types nlohmann would convert silently (or with undefined behaviour) are refused with their path.
+  EXPECT_NE(error_of("roles:\n  agent: {model: m, base_url: 'http://a/v1', params: {max_tokens: 1e300}}\n")
+                .find("roles.agent.params.max_tokens: expected an integer, got a number"),
+            std::string::npos);
+  EXPECT_NE(error_of("roles:\n  agent: {model: m, base_url: 'http://a/v1', max_concurrency: [1]}\n")
+                .find("roles.agent.max_concurrency: expected an integer, got an array"),
+            std::string::npos);
+  EXPECT_NE(error_of("roles:\n  agent: {model: m, base_url: 'http://a/v1', retry: {max_attempts: 2.5}}\n")
+                .find("retry.max_attempts: expected an integer"),
+            std::string::npos);
+  EXPECT_NE(error_of("defaults: 3\nroles:\n  agent: {model: m, base_url: 'http://a/v1'}\n")
+                .find("defaults: expected an object, got an integer"),
             std::string::npos);
   EXPECT_NE(error_of("roles:\n  agent: {model: m, base_url: 'http://a/v1', structured: xml}\n").find("xml"),
             std::string::npos);
@@ -82,7 +96,7 @@ TEST(Roles, BadEntriesAreLocated) {
   EXPECT_NE(key_err.find("api_key_env"), std::string::npos);
   EXPECT_EQ(key_err.find("sk-abc123"), std::string::npos);
   EXPECT_NE(error_of("nothing: 1\n").find("roles:"), std::string::npos);
-  EXPECT_NE(error_of("roles:\n  agent: {modle: m, model: m, base_url: 'http://a/v1'}\n").find("unknown setting 'modle'"),
+  EXPECT_NE(error_of("roles:\n  agent: {modle: m, model: m, base_url: 'http://a/v1'}\n").find("roles.agent.modle: unknown setting"),
             std::string::npos);
 }
 

@@ -38,12 +38,70 @@ TEST(StructuredOutput, ValidatesTypesRangesAndFields) {
   EXPECT_EQ(validate_json({{"reason", "x"}}, kRating), "$: missing required field 'rating'");
   EXPECT_EQ(validate_json({{"reason", "x"}, {"rating", "4"}}, kRating), "$.rating: expected integer, got string");
   EXPECT_EQ(validate_json({{"reason", "x"}, {"rating", 7}}, kRating), "$.rating: 7 is above the maximum 5");
-  EXPECT_EQ(validate_json({{"reason", ""}, {"rating", 1}}, kRating), "$.reason: string shorter than 1");
+  EXPECT_EQ(validate_json({{"reason", ""}, {"rating", 1}}, kRating), "$.reason: string shorter than 1 characters");
   EXPECT_EQ(validate_json({{"reason", "x"}, {"rating", 1}, {"extra", 0}}, kRating), "$: unexpected field 'extra'");
   json list = {{"type", "array"}, {"items", {{"enum", {"a", "b"}}}}, {"maxItems", 2}};
   EXPECT_EQ(validate_json({"a", "b"}, list), "");
   EXPECT_EQ(validate_json({"a", "c"}, list), "$[1]: \"c\" is not one of [\"a\",\"b\"]");
   EXPECT_EQ(validate_json({"a", "a", "a"}, list), "$: more than 2 items");
+}
+
+// minLength / maxLength count characters (code points), not UTF-8 bytes.
+TEST(StructuredOutput, StringLengthsCountCharacters) {
+  const json s = {{"type", "string"}, {"minLength", 4}, {"maxLength", 4}};
+  EXPECT_EQ(validate_json("café", s), "");      // 4 characters, 5 bytes
+  EXPECT_EQ(validate_json("日本語テ", s), "");    // 4 characters, 12 bytes
+  EXPECT_EQ(validate_json("😀😀😀😀", s), "");  // 4 characters, 16 bytes
+  EXPECT_EQ(validate_json("cafés", s), "$: string longer than 4 characters");
+  EXPECT_EQ(validate_json("caf", s), "$: string shorter than 4 characters");
+}
+
+TEST(StructuredOutput, MoreKeywordsOfTheSubset) {
+  json s = {{"type", "object"},
+            {"properties",
+             {{"mode", {{"const", "rate"}}},
+              {"p", {{"type", "number"}, {"exclusiveMinimum", 0}, {"exclusiveMaximum", 1}}},
+              {"tags", {{"type", "array"}, {"uniqueItems", true}, {"items", {{"type", "string"}}}}},
+              {"note", {{"anyOf", {{{"type", "string"}}, {{"type", "null"}}}}}}}},
+            {"additionalProperties", {{"type", "integer"}}},
+            {"title", "annotations are ignored"},
+            {"description", "so is this"}};
+  EXPECT_EQ(validate_json({{"mode", "rate"}, {"p", 0.5}, {"tags", {"a", "b"}}, {"note", nullptr}, {"n", 3}}, s), "");
+  EXPECT_EQ(validate_json({{"mode", "other"}}, s), "$.mode: \"other\" is not \"rate\"");
+  EXPECT_EQ(validate_json({{"p", 0}}, s), "$.p: 0 is not above 0");
+  EXPECT_EQ(validate_json({{"p", 1.0}}, s), "$.p: 1.0 is not below 1");
+  EXPECT_EQ(validate_json({{"tags", {"a", "a"}}}, s), "$.tags: items 0 and 1 are equal");
+  EXPECT_EQ(validate_json({{"note", 5}}, s), "$.note: expected string, got integer (and no other anyOf alternative matches)");
+  EXPECT_EQ(validate_json({{"n", "x"}}, s), "$.n: expected integer, got string");  // additionalProperties schema
+  EXPECT_EQ(validate_json(json::object(), json(false)), "$: no value is allowed here");
+  EXPECT_EQ(validate_json(json::object(), json(true)), "");
+}
+
+// Keywords the validator does not implement are refused, never passed silently (a reply that breaks
+// them would be accepted).
+TEST(StructuredOutput, UnsupportedSchemasAreRefused) {
+  EXPECT_EQ(check_schema(kRating), "");
+  EXPECT_NE(check_schema({{"type", "string"}, {"pattern", "^a"}}).find("$: keyword 'pattern' is not supported"),
+            std::string::npos);
+  EXPECT_NE(check_schema({{"properties", {{"x", {{"oneOf", json::array({json::object()})}}}}}})
+                .find("$.properties.x: keyword 'oneOf' is not supported"),
+            std::string::npos);
+  EXPECT_NE(check_schema({{"$ref", "#/$defs/a"}}).find("keyword '$ref'"), std::string::npos);
+  EXPECT_NE(check_schema({{"items", {{"type", "int"}}}}).find("$.items.type: unknown type \"int\""), std::string::npos);
+  EXPECT_NE(check_schema({{"minLength", -1}}).find("$.minLength: must be a non-negative integer"), std::string::npos);
+  EXPECT_NE(check_schema({{"minLength", 1.5}}).find("$.minLength: must be a non-negative integer"), std::string::npos);
+  EXPECT_NE(check_schema({{"required", {1}}}).find("$.required: must be a list of property names"), std::string::npos);
+  EXPECT_NE(check_schema(json::array()).find("$: a schema must be an object"), std::string::npos);
+  json deep = {{"type", "object"}};
+  for (int i = 0; i < 80; ++i) deep = {{"items", deep}};
+  EXPECT_NE(check_schema(deep).find("nested more than 64 levels"), std::string::npos);
+  EXPECT_THROW(validate_json("a", {{"type", "string"}, {"pattern", "^a"}}), ecpo::Error);
+  // chat_json refuses before calling the model.
+  test::ScriptedModel m({"{}"});
+  ChatParams p;
+  p.json_schema = {{"type", "object"}, {"patternProperties", json::object()}};
+  EXPECT_THROW(chat_json(m, {{"user", "x"}}, p), ecpo::Error);
+  EXPECT_EQ(m.calls(), 0u);
 }
 
 TEST(StructuredOutput, ValidFirstReplyNeedsNoRepair) {

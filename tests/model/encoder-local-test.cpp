@@ -17,7 +17,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "model/serve.h"
+#include "llm/chat-server.h"
 #include "test-support.h"
 #include "tiny-models.h"
 #include "util/error.h"
@@ -154,9 +154,9 @@ TEST(LocalChatModel, AdapterAndBadInputs) {
 TEST(LocalChatModel, ServedOverHttpMatchesDirectCall) {
   auto m = load("llama");
   auto direct = m->chat(kChat, greedy(8));
-  ecpo::model::ServeOptions so;
+  ecpo::llm::ServeOptions so;
   so.port = 0;
-  ecpo::model::ChatServer server(*m, so);
+  ecpo::llm::ChatServer server(*m, so);
   server.start();
   httplib::Client c("127.0.0.1", server.port());
   c.set_read_timeout(60, 0);

@@ -1,8 +1,5 @@
-# Encoder / local backend / serve tests (model/bert-*, model/local-*, model/serve*). Test TUs include only
-# torch-free public headers, so they compile quickly; ecpo_model brings libtorch at link time.
-ecpo_test(ecpo_model_serve_test
-  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/serve-test.cpp
-  LIBS ecpo_model PkgConfig::HTTPLIB)
+# Encoder / local backend tests (model/bert-*, model/local-*; the chat server's own tests are in tests/llm).
+# Test TUs include only torch-free public headers, so they compile quickly; ecpo_model brings libtorch at link.
 ecpo_test(ecpo_model_encoder_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/encoder-test.cpp
   LIBS ecpo_model)

@@ -18,7 +18,8 @@
 #include <nlohmann/json.hpp>
 
 #include "model/local-chat-model.h"
-#include "model/serve.h"
+#include "llm/chat-server.h"
+#include "llm/sse-client.h"
 #include "test-support.h"
 #include "tiny-models.h"
 #include "util/error.h"
@@ -33,6 +34,9 @@ using ecpo::llm::ChatResult;
 using ecpo::llm::Message;
 using ecpo::model::LocalChatModel;
 using ecpo::test::TinyModels;
+using ecpo::test::SseReply;
+using ecpo::test::content_of;
+using ecpo::test::stream_post;
 
 LocalChatModel& tiny() {
   static std::unique_ptr<LocalChatModel> m = [] {
@@ -51,66 +55,6 @@ ChatParams greedy(int max_tokens) {
   p.temperature = 0;
   p.max_tokens = max_tokens;
   return p;
-}
-
-// ---- SSE client -------------------------------------------------------------------------------------------
-
-struct SseReply {
-  bool ok = false;
-  int status = 0;
-  std::string error_body;           // the body when the reply is not an event stream
-  std::vector<std::string> events;  // "data: " payloads in order
-};
-
-// POSTs `body` and splits the event stream as bytes arrive; on_event sees each payload the moment it is
-// complete and may return false to drop the connection.
-SseReply stream_post(int port, const json& body, const std::function<bool(const std::string&)>& on_event = {}) {
-  SseReply out;
-  httplib::Client c("127.0.0.1", port);
-  c.set_connection_timeout(5, 0);
-  c.set_read_timeout(60, 0);
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/v1/chat/completions";
-  req.body = body.dump();
-  req.set_header("Content-Type", "application/json");
-  std::string buf;
-  bool is_sse = false;
-  req.response_handler = [&](const httplib::Response& r) {
-    out.status = r.status;
-    is_sse = r.get_header_value("Content-Type").find("text/event-stream") != std::string::npos;
-    return true;
-  };
-  req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
-    if (!is_sse) {
-      out.error_body.append(data, n);
-      return true;
-    }
-    buf.append(data, n);
-    for (std::size_t end; (end = buf.find("\n\n")) != std::string::npos;) {
-      std::string ev = buf.substr(0, end);
-      buf.erase(0, end + 2);
-      EXPECT_EQ(ev.rfind("data: ", 0), 0u) << ev;
-      out.events.push_back(ev.substr(6));
-      if (on_event && !on_event(out.events.back())) return false;
-    }
-    return true;
-  };
-  httplib::Response res;
-  httplib::Error err;
-  out.ok = c.send(req, res, err);
-  if (out.ok) {
-    EXPECT_TRUE(buf.empty()) << "a partial event after the stream ended: " << buf;
-  }
-  return out;
-}
-
-// The content of a chat.completion.chunk payload ("" when it has none).
-std::string content_of(const std::string& event) {
-  if (event == "[DONE]") return "";
-  json c = json::parse(event);
-  if (c["choices"].empty() || !c["choices"][0]["delta"].contains("content")) return "";
-  return c["choices"][0]["delta"]["content"].get<std::string>();
 }
 
 json request(int max_tokens, bool stream) {
@@ -165,38 +109,11 @@ class GatedModel : public ecpo::llm::ChatModel {
   bool client_has_first = false;
 };
 
-// Streams "tok0 tok1 …" until on_delta answers false (or a cap), then reports how it ended.
-// "fail" fails before any text; "fail later" fails after two pieces.
-class EndlessModel : public ecpo::llm::ChatModel {
- public:
-  ChatResult chat(const std::vector<Message>& messages, const ChatParams& params) override {
-    const std::string& q = messages.back().content;
-    if (q == "fail") throw ecpo::llm::ChatError(ecpo::llm::FailureKind::other, "scripted failure");
-    ChatResult r;
-    r.finish_reason = "length";
-    for (int i = 0; i < 100000; ++i) {
-      if (q == "fail later" && i == 2) throw ecpo::llm::ChatError(ecpo::llm::FailureKind::other, "broke midway");
-      std::string piece = "tok" + std::to_string(i) + " ";
-      r.text += piece;
-      ++r.usage.completion_tokens;
-      if (params.on_delta && !params.on_delta(piece)) {
-        r.finish_reason = "cancelled";
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::microseconds(200));  // pace only; nothing asserts on time
-    }
-    finished.set_value(r);
-    return r;
-  }
-  std::string model_name() const override { return "endless"; }
-  std::promise<ChatResult> finished;
-};
-
-std::unique_ptr<ecpo::model::ChatServer> serve(ecpo::llm::ChatModel& m) {
-  ecpo::model::ServeOptions o;
+std::unique_ptr<ecpo::llm::ChatServer> serve(ecpo::llm::ChatModel& m) {
+  ecpo::llm::ServeOptions o;
   o.port = 0;
   o.keep_alive_timeout_s = 1;
-  auto s = std::make_unique<ecpo::model::ChatServer>(m, o);
+  auto s = std::make_unique<ecpo::llm::ChatServer>(m, o);
   s->start();
   return s;
 }
@@ -339,64 +256,6 @@ TEST(ServeStream, FirstContentArrivesWhileGenerationRuns) {
   EXPECT_EQ(deltas_at_first_content, 1);
   EXPECT_GT(gated.deltas.load(), 1);
   EXPECT_EQ(r.events.back(), "[DONE]");
-  server->stop();
-}
-
-TEST(ServeStream, NonStreamingModelSendsItsReplyAsOneChunk) {
-  class Whole : public ecpo::llm::ChatModel {
-   public:
-    ChatResult chat(const std::vector<Message>&, const ChatParams&) override {
-      ChatResult r;
-      r.text = "all at once";
-      r.finish_reason = "stop";
-      return r;
-    }
-    std::string model_name() const override { return "whole"; }
-  } whole;
-  auto server = serve(whole);
-  SseReply r = stream_post(server->port(), json{{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"stream", true}});
-  ASSERT_EQ(r.status, 200);
-  ASSERT_EQ(r.events.size(), 4u);  // role, content, finish, [DONE] (no usage unless asked)
-  EXPECT_EQ(content_of(r.events[1]), "all at once");
-  EXPECT_EQ(json::parse(r.events[2])["choices"][0]["finish_reason"], "stop");
-  EXPECT_EQ(r.events[3], "[DONE]");
-  server->stop();
-}
-
-TEST(ServeStream, ClientDisconnectCancelsGeneration) {
-  EndlessModel endless;
-  auto finished = endless.finished.get_future();
-  auto server = serve(endless);
-  int contents = 0;
-  SseReply r = stream_post(server->port(), json{{"messages", {{{"role", "user"}, {"content", "go"}}}}, {"stream", true}},
-                           [&](const std::string& ev) { return content_of(ev).empty() || ++contents < 3; });
-  EXPECT_FALSE(r.ok) << "the client dropped the connection";
-  ASSERT_EQ(finished.wait_for(std::chrono::seconds(60)), std::future_status::ready) << "generation never ended";
-  ChatResult end = finished.get();
-  EXPECT_EQ(end.finish_reason, "cancelled");
-  EXPECT_LT(end.usage.completion_tokens, 100000);
-  server->stop();
-}
-
-TEST(ServeStream, ErrorsBeforeAndAfterTheFirstToken) {
-  EndlessModel endless;
-  auto server = serve(endless);
-  // before any text: a plain HTTP error with OpenAI's error JSON
-  SseReply before = stream_post(server->port(), json{{"messages", {{{"role", "user"}, {"content", "fail"}}}}, {"stream", true}});
-  EXPECT_EQ(before.status, 500);
-  ASSERT_FALSE(before.error_body.empty());
-  EXPECT_EQ(json::parse(before.error_body)["error"]["message"], "scripted failure");
-  // after two pieces: an in-band error event, then [DONE]
-  SseReply after =
-      stream_post(server->port(), json{{"messages", {{{"role", "user"}, {"content", "fail later"}}}}, {"stream", true}});
-  ASSERT_EQ(after.status, 200);
-  ASSERT_EQ(after.events.size(), 5u);  // role, tok0, tok1, error, [DONE]
-  EXPECT_EQ(content_of(after.events[1]) + content_of(after.events[2]), "tok0 tok1 ");
-  EXPECT_EQ(json::parse(after.events[3])["error"]["message"], "broke midway");
-  EXPECT_EQ(after.events[4], "[DONE]");
-  // bad request bodies are unchanged by streaming
-  SseReply bad = stream_post(server->port(), json{{"messages", json::array()}, {"stream", true}});
-  EXPECT_EQ(bad.status, 400);
   server->stop();
 }
 

@@ -18,19 +18,64 @@ TEST(Config, OverridesAreTypedAndNested) {
 }
 
 TEST(Config, ErrorsNameTheKeyAndLine) {
-  auto c = ecpo::Config::parse("a: 1\n");
+  // A missing key: its dotted name, located at the deepest enclosing key that exists (b, line 2).
+  auto c = ecpo::Config::parse("a: 1\nb:\n  x: 2\n  y: [1, 2]\n", "recipe.yaml");
   try {
     c.get<int>("b.c");
     FAIL();
   } catch (const ecpo::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("b.c"), std::string::npos);
+    EXPECT_EQ(e.where(), "recipe.yaml:2");
+    EXPECT_EQ(e.message(), "missing config key 'b.c'");
   }
+  // A value of the wrong type: the key and the line it was written on.
+  try {
+    c.get<std::string>("b.y");
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_EQ(e.where(), "recipe.yaml:4");
+    EXPECT_NE(e.message().find("'b.y'"), std::string::npos) << e.what();
+  }
+  // A float where an integer is wanted is refused (nlohmann would truncate it), and so is an out-of-range one.
+  auto f = ecpo::Config::parse("n: 2.5\nbig: 5000000000\n", "r.yaml");
+  try {
+    f.get<int>("n");
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_EQ(e.where(), "r.yaml:1");
+    EXPECT_NE(e.message().find("must be an integer"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(f.get<std::int64_t>("big"), 5000000000);
+  try {
+    f.get<int>("big");
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_EQ(e.where(), "r.yaml:2");
+    EXPECT_NE(e.message().find("out of range"), std::string::npos) << e.what();
+  }
+  // An override replaces the file's location for that key and everything below it.
+  c.set_override("b.x=hello");
+  try {
+    c.get<int>("b.x");
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_EQ(e.where(), "command line (b.x=...)");
+  }
+  EXPECT_EQ(c.where("b.y"), "recipe.yaml:4");
   EXPECT_THROW(c.set_override("novalue"), ecpo::Error);
+  // A YAML syntax error: file and line.
   try {
     ecpo::Config::parse("a: [1, 2\nb: 3\n", "recipe.yaml");
     FAIL();
   } catch (const ecpo::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("recipe.yaml:"), std::string::npos) << e.what();
+    EXPECT_EQ(e.where().rfind("recipe.yaml:", 0), 0u) << e.what();
+    EXPECT_NE(e.where(), "recipe.yaml:") << e.what();
+  }
+  // A mapping key that is itself a list has no string form: a located error, not yaml-cpp's bad conversion.
+  try {
+    ecpo::Config::parse("ok: 1\n? [a, b]\n: 3\n", "k.yaml");
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_EQ(e.where(), "k.yaml:2") << e.what();
   }
 }
 

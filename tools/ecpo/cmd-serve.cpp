@@ -1,11 +1,14 @@
 // CLI verbs: serve, embed (see commands.h). Thin: flags → library call → output.
 //   ecpo serve --model DIR [--adapter DIR] [--host 127.0.0.1] [--port 8000] [--model-name NAME] [--threads N]
-//              [--dtype float32|bfloat16|float16|auto] [--chat-template NAME]
-//       an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models, /health) over the local engine
+//              [--dtype float32|bfloat16|float16|auto] [--chat-template NAME] [--api-key-env VAR]
+//              [--tls-cert PEM --tls-key PEM]
+//       an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models, /health): the local engine
+//       (model/local-chat-model.h) behind llm::ChatServer
 //   ecpo embed --model DIR (--text TEXT)... [--json] [--threads N] [--batch-size N] [--max-seq-length N]
 //       sentence embeddings from a BERT/MiniLM directory: first values and norm, or the full vectors as JSON
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -13,7 +16,7 @@
 
 #include "model/bert-encoder.h"
 #include "model/local-chat-model.h"
-#include "model/serve.h"
+#include "llm/chat-server.h"
 #include "tools/ecpo/commands.h"
 #include "util/error.h"
 
@@ -24,7 +27,8 @@ namespace {
 struct ServeFlags {
   model::LocalModelOptions model;
   std::string model_dir, adapter_dir;
-  model::ServeOptions serve;
+  llm::ServeOptions serve;
+  std::string api_key_env;
 };
 
 void run_serve(ServeFlags f) {
@@ -34,7 +38,14 @@ void run_serve(ServeFlags f) {
   auto chat = model::LocalChatModel::load(f.model);
   std::fprintf(stderr, "loaded %s (template %s, context %lld tokens)\n", chat->model_name().c_str(),
                chat->template_name().c_str(), static_cast<long long>(chat->context_length()));
-  model::serve_chat_model(*chat, f.serve);
+  if (!f.api_key_env.empty()) {
+    const char* k = std::getenv(f.api_key_env.c_str());
+    if (!k || !*k) throw Error("environment variable " + f.api_key_env + " is not set", "--api-key-env",
+                               "export the key clients must send, or drop --api-key-env");
+    f.serve.api_key = k;
+  }
+  llm::ChatServer server(*chat, f.serve);
+  llm::serve_until_signal(server, "serving");
 }
 
 struct EmbedFlags {
@@ -86,6 +97,9 @@ void register_serve_commands(CLI::App& app) {
   c->add_option("--chat-template", f->model.chat_template,
                 "llama3, llama3.1, chatml, qwen2 or qwen2.5 (default: llama3 when the tokenizer has Llama-3 "
                 "header tokens, else chatml)");
+  c->add_option("--api-key-env", f->api_key_env, "require \"Authorization: Bearer <key>\" with the key held in this variable");
+  c->add_option("--tls-cert", f->serve.tls_cert, "serve HTTPS with this PEM certificate (needs --tls-key)");
+  c->add_option("--tls-key", f->serve.tls_key, "PEM private key of --tls-cert");
   c->callback([f] { run_serve(*f); });
 
   auto e = std::make_shared<EmbedFlags>();

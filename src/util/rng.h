@@ -1,13 +1,16 @@
-// A seeded PRNG with its own distributions, so that a seed gives the same numbers with every standard
-// library (std::uniform_int_distribution and friends are implementation-defined). Engine: std::mt19937_64,
-// whose output sequence the standard fixes. Not cryptographic; not thread-safe (one per thread).
+// The project's one seeded PRNG, with its own distributions, so that a seed gives the same numbers with every
+// standard library (std::uniform_int_distribution, std::normal_distribution and friends are
+// implementation-defined). Engine: std::mt19937_64, whose output sequence the standard fixes. Used by the
+// synthesiser and task builder (data/), the sampler and weight initialiser (model/), the fake server's fault
+// draws (llm/). Not cryptographic; not thread-safe (one per thread).
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <string_view>
 #include <vector>
 
-namespace ecpo::data {
+namespace ecpo {
 
 class Rng {
  public:
@@ -27,6 +30,20 @@ class Rng {
   }
   // Uniform double in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(eng_() >> 11) * 0x1.0p-53; }
+  // Standard normal by Box–Muller on two uniform() draws; the second value of each pair is kept for the
+  // next call.
+  double normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    double u1 = uniform(), u2 = uniform();
+    if (u1 < 1e-300) u1 = 1e-300;
+    const double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * M_PI * u2;
+    spare_ = r * std::sin(th);
+    has_spare_ = true;
+    return r * std::cos(th);
+  }
   bool chance(double p) { return uniform() < p; }
   // Index drawn with probability proportional to weights[i] (weights non-negative, sum > 0).
   std::size_t weighted(const std::vector<double>& weights) {
@@ -46,6 +63,8 @@ class Rng {
 
  private:
   std::mt19937_64 eng_;
+  double spare_ = 0;
+  bool has_spare_ = false;
 };
 
 // FNV-1a 64-bit: a stable hash for deriving per-record seeds from ids (std::hash is not portable).
@@ -66,4 +85,4 @@ inline std::uint64_t mix_seed(std::uint64_t seed, std::uint64_t stream) {
   return z ^ (z >> 31);
 }
 
-}  // namespace ecpo::data
+}  // namespace ecpo

@@ -1,31 +1,48 @@
 // RAII SQLite connection and statements (see sqlite-db.h).
-#include "retrieval/sqlite-db.h"
+#include "util/sqlite-db.h"
 
 #include <sqlite3.h>
 
 #include "util/error.h"
 
-namespace ecpo::retrieval {
+namespace ecpo {
 
-SqliteDb::SqliteDb(const std::filesystem::path& path, Mode mode) : path_(path.string()) {
-  int flags = SQLITE_OPEN_NOMUTEX;
+SqliteDb::SqliteDb(const std::filesystem::path& path, Mode mode, Options options)
+    : path_(path.string()), hint_(std::move(options.hint)) {
+  if (mode == Mode::create && path.has_parent_path()) {
+    std::error_code ec;
+    std::filesystem::create_directories(path.parent_path(), ec);
+  }
+  int flags = options.serialized ? SQLITE_OPEN_FULLMUTEX : SQLITE_OPEN_NOMUTEX;
   flags |= mode == Mode::read_only ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
     sqlite3_close(db_);
     db_ = nullptr;
-    throw Error("cannot open SQLite database: " + msg, path_, "run 'ecpo index build' to create the index");
+    throw Error("cannot open SQLite database: " + msg, path_, hint_);
   }
-  sqlite3_busy_timeout(db_, 5000);
+  sqlite3_busy_timeout(db_, options.busy_timeout_ms);
+  if (options.wal) {
+    try {
+      exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;");
+    } catch (...) {
+      sqlite3_close(db_);
+      throw;
+    }
+  }
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close(db_); }
+SqliteDb::SqliteDb(sqlite3* borrowed, std::string name, std::string hint)
+    : db_(borrowed), owned_(false), path_(std::move(name)), hint_(std::move(hint)) {}
 
-void SqliteDb::fail(const std::string& what) const {
-  throw Error(what + ": " + sqlite3_errmsg(db_), path_,
-              "the index file may be damaged or from another program; rebuild it with 'ecpo index build'");
+SqliteDb::~SqliteDb() {
+  if (owned_) sqlite3_close(db_);
 }
+
+std::string SqliteDb::last_error() const { return db_ ? sqlite3_errmsg(db_) : "no connection"; }
+
+void SqliteDb::fail(const std::string& what) const { throw Error(what + ": " + last_error(), path_, hint_); }
 
 bool SqliteDb::last_error_is_constraint() const { return (sqlite3_extended_errcode(db_) & 0xff) == SQLITE_CONSTRAINT; }
 
@@ -34,7 +51,7 @@ void SqliteDb::exec(const std::string& sql) {
   if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    throw Error("SQL failed: " + msg + " [" + sql.substr(0, 80) + "]", path_);
+    throw Error("SQL failed: " + msg + " [" + sql.substr(0, 80) + "]", path_, hint_);
   }
 }
 
@@ -86,4 +103,4 @@ std::string SqliteStmt::column_text(int col) const {
            : std::string();
 }
 
-}  // namespace ecpo::retrieval
+}  // namespace ecpo
