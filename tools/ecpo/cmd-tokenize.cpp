@@ -1,4 +1,4 @@
-// CLI verb: tokenize (see commands.h). Thin: flags → model/tokenizer.h + chat-template.h → output.
+// CLI verb: tokenize (see commands.h). Thin: flags → tokenizer/tokenizer.h + chat-template.h → output.
 //   ecpo tokenize --tokenizer PATH (--text "…" | --file F) [--pieces] [--add-special] [--parse-special] [--json]
 //   ecpo tokenize --tokenizer PATH --messages chat.json [--template llama3] [--generation-prompt]
 //   ecpo tokenize --tokenizer PATH --decode "9906 1917"
