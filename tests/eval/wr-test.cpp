@@ -66,8 +66,15 @@ class ScriptedJudge : public Judge {
 
 pref::RunData run_a() { return pref::load_run(test::sample_run("test", 12)); }
 
-// B: the same tasks, a different seed of the agenda user (the dialogues differ).
-pref::RunData run_b() { return pref::load_run(test::sample_run("test", 12, {"seed=3"})); }
+// B: the same tasks, a different seed of the agenda user, and every agent reply marked so that no task's
+// dialogue can coincide with A's whatever the seed draws (the scripted judge recognises A by its text).
+pref::RunData run_b() {
+  static test::TempDir tmp;
+  static const fs::path dir = test::edited_run(test::sample_run("test", 12, {"seed=3"}), tmp / "b", [](json& e) {
+    for (auto& t : e["turns"]) t["reply"] = t.value("reply", std::string()) + " (B)";
+  });
+  return pref::load_run(dir);
+}
 
 TEST(Wr, ByHandWithAScriptedJudge) {
   pref::RunData a = run_a(), b = run_b();
