@@ -539,6 +539,7 @@ ScoreOut TrainModel::score(const std::vector<const TokenSeq*>& batch, Branch bra
   out.seq_tokens.assign(static_cast<std::size_t>(B), 0);
   for (std::int64_t b = 0; b < B; ++b) {
     const TokenSeq& s = *batch[b];
+    out.input_tokens += static_cast<std::int64_t>(s.ids.size());
     for (std::size_t t = 0; t < s.ids.size(); ++t) {
       ids[b * T + static_cast<std::int64_t>(t)] = s.ids[t];
       if (t > 0 && s.mask[t]) {
@@ -566,6 +567,7 @@ ScoreOut TrainModel::score(const std::vector<const TokenSeq*>& batch, Branch bra
   {
     torch::NoGradGuard ng;
     out.seq_logit_sum = torch::zeros({B}, logits.options()).index_add_(0, seg_t, logits.detach().mean(1));
+    out.correct = logits.detach().argmax(1).eq(tgt.squeeze(1)).sum().item<std::int64_t>();
   }
   return out;
 }

@@ -67,6 +67,8 @@ struct ScoreOut {
   torch::Tensor seq_logp;               // [B] f32, Σ over each sequence's scored tokens
   torch::Tensor seq_logit_sum;          // [B] f32 detached, Σ over scored tokens of the vocabulary-mean logit
   std::vector<std::int64_t> seq_tokens; // [B] scored tokens per sequence
+  std::int64_t correct = 0;             // scored tokens whose argmax logit is the target
+  std::int64_t input_tokens = 0;        // Σ sequence lengths (no padding)
   std::int64_t padded_tokens = 0;       // B·T
 };
 
