@@ -473,7 +473,18 @@ torch::Tensor lora_add(const torch::Tensor& y, const torch::Tensor& x, const Lor
 
 }  // namespace
 
-torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const LoraWeights* lora, bool train) {
+struct TrainModel::Packed {
+  std::int64_t B = 0, T = 0;
+  std::vector<std::int64_t> ids;   // [B·T], pads 0
+  std::vector<std::int64_t> pos;   // [B·T] position ids (empty: 0..T−1 in every row)
+  std::vector<std::uint8_t> br;    // [B·T] attention branch (empty: plain causal); 0 = shared prefix
+  std::vector<std::int64_t> rows, targets, seq;  // scored entries: predicting flat row, target id, output sequence
+  std::vector<std::int64_t> seq_tokens;          // scored tokens per output sequence
+  std::int64_t input_tokens = 0;                 // Σ lengths of the sequences as if unpacked
+};
+
+torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& pos, const torch::Tensor& mask,
+                                 const torch::Tensor& rows, const LoraWeights* lora, bool train) {
   Impl& I = *impl_;
   const std::int64_t B = ids.size(0), T = ids.size(1), N = B * T;
   const std::int64_t H = I.H, Hkv = I.Hkv, D = I.D, rep = H / Hkv;
@@ -491,6 +502,16 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const LoraWeights* lo
     it = I.tables.emplace(T, std::move(tb)).first;
   }
   const Impl::Tables& tb = it->second;
+  torch::Tensor cos = tb.cos, sin_signed = tb.sin_signed, mask4;
+  if (pos.defined()) {  // packed rows: positions restart for each completion
+    torch::NoGradGuard ng;
+    torch::Tensor ang = pos.reshape({N, 1}).to(torch::kFloat) * I.inv_freq.view({1, D / 2});
+    torch::Tensor emb = torch::cat({ang, ang}, -1);
+    torch::Tensor sign = torch::cat({-torch::ones({D / 2}), torch::ones({D / 2})});
+    cos = emb.cos().to(dtype_).view({B, T, 1, D});
+    sin_signed = (emb.sin() * sign).to(dtype_).view({B, T, 1, D});
+  }
+  if (mask.defined()) mask4 = mask.to(dtype_).repeat({1, rep, 1}).view({B, 1, rep * T, T});
   auto out_of = [&](int p) { return I.proj_out(p); };
   const bool frozen = lora && lora != &policy_;
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
@@ -498,21 +519,31 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const LoraWeights* lo
   torch::Tensor x = I.embed.index_select(0, ids.reshape({N}));  // [N, C]
   for (std::int64_t l = 0; l < I.L; ++l) {
     const LayerW& w = I.layers[l];
+    const bool last = l + 1 == I.L && rows.defined();
     // attention
     torch::Tensor h = rms_norm(x, w.in_norm, I.eps);
     torch::Tensor qkv = at::linear(h, w.w_qkv, w.b_qkv);  // [N, (H + 2·Hkv)·D]
     if (lora) qkv = lora_add(qkv, h, *lora, l, 0, frozen, train, out_of);
     torch::Tensor qkv4 = qkv.view({B, T, H + 2 * Hkv, D});
     torch::Tensor qk = qkv4.narrow(2, 0, H + Hkv);
-    torch::Tensor qk_rot = qk * tb.cos + at::roll(qk, {D / 2}, {-1}) * tb.sin_signed;  // [B, T, H + Hkv, D]
+    torch::Tensor qk_rot = qk * cos + at::roll(qk, {D / 2}, {-1}) * sin_signed;  // [B, T, H + Hkv, D]
     // GQA without repeat_kv: the rep query heads of one kv head are stacked along the query axis.
     torch::Tensor q = qk_rot.narrow(2, 0, H).view({B, T, Hkv, rep, D}).permute({0, 2, 3, 1, 4}).reshape({B * Hkv, rep * T, D});
     torch::Tensor k = qk_rot.narrow(2, H, Hkv).permute({0, 2, 1, 3}).reshape({B * Hkv, T, D});
     torch::Tensor v = qkv4.narrow(2, H + Hkv, Hkv).permute({0, 2, 1, 3}).reshape({B * Hkv, T, D});
-    torch::Tensor scores = at::baddbmm(tb.mask, q, k.transpose(1, 2), 1.0, scale);  // [B·Hkv, rep·T, T]
+    torch::Tensor scores;  // [B·Hkv, rep·T, T]
+    if (mask4.defined()) {
+      scores = at::bmm(q, k.transpose(1, 2)).view({B, Hkv, rep * T, T}).mul(scale).add(mask4).view({B * Hkv, rep * T, T});
+    } else {
+      scores = at::baddbmm(tb.mask, q, k.transpose(1, 2), 1.0, scale);
+    }
     torch::Tensor probs = scores.scalar_type() == torch::kFloat ? at::softmax(scores, -1)
                                                                 : at::softmax(scores, -1, torch::kFloat).to(dtype_);
     torch::Tensor att = at::bmm(probs, v).view({B, Hkv, rep, T, D}).permute({0, 3, 1, 2, 4}).reshape({N, H * D});
+    if (last) {  // only the scored rows go on: o_proj and the MLP of the other rows would be thrown away
+      att = att.index_select(0, rows);
+      x = x.index_select(0, rows);
+    }
     torch::Tensor o = at::linear(att, w.w_o, w.b_o);
     if (lora) o = lora_add(o, att, *lora, l, 1, frozen, train, out_of);
     x = x + o;
@@ -525,49 +556,157 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const LoraWeights* lo
     if (lora) dn = lora_add(dn, act, *lora, l, 3, frozen, train, out_of);
     x = x + dn;
   }
+  if (rows.defined() && I.L == 0) x = x.index_select(0, rows);
   return x;
 }
 
-ScoreOut TrainModel::score(const std::vector<const TokenSeq*>& batch, Branch branch, bool train) {
-  Impl& I = *impl_;
-  const std::int64_t B = static_cast<std::int64_t>(batch.size());
-  std::int64_t T = 0;
-  for (const TokenSeq* s : batch) T = std::max<std::int64_t>(T, static_cast<std::int64_t>(s->ids.size()));
-  if (B == 0 || T == 0) throw Error("empty batch", "train");
-  std::vector<std::int64_t> ids(static_cast<std::size_t>(B * T), 0), rows, targets, seg;
-  ScoreOut out;
-  out.seq_tokens.assign(static_cast<std::size_t>(B), 0);
-  for (std::int64_t b = 0; b < B; ++b) {
-    const TokenSeq& s = *batch[b];
-    out.input_tokens += static_cast<std::int64_t>(s.ids.size());
-    for (std::size_t t = 0; t < s.ids.size(); ++t) {
-      ids[b * T + static_cast<std::int64_t>(t)] = s.ids[t];
-      if (t > 0 && s.mask[t]) {
-        rows.push_back(b * T + static_cast<std::int64_t>(t) - 1);
-        targets.push_back(s.ids[t]);
-        seg.push_back(b);
-        ++out.seq_tokens[b];
-      }
+namespace {
+
+void pack_plain(TrainModel::Packed& p, const TokenSeq& s, std::int64_t b, std::int64_t out_seq) {
+  for (std::size_t t = 0; t < s.ids.size(); ++t) {
+    p.ids[b * p.T + static_cast<std::int64_t>(t)] = s.ids[t];
+    if (t > 0 && s.mask[t]) {
+      p.rows.push_back(b * p.T + static_cast<std::int64_t>(t) - 1);
+      p.targets.push_back(s.ids[t]);
+      p.seq.push_back(out_seq);
+      ++p.seq_tokens[out_seq];
     }
   }
+  p.input_tokens += static_cast<std::int64_t>(s.ids.size());
+}
+
+}  // namespace
+
+ScoreOut TrainModel::score(const std::vector<const TokenSeq*>& batch, Branch branch, bool train) {
+  Packed p;
+  p.B = static_cast<std::int64_t>(batch.size());
+  for (const TokenSeq* s : batch) p.T = std::max<std::int64_t>(p.T, static_cast<std::int64_t>(s->ids.size()));
+  p.ids.assign(static_cast<std::size_t>(p.B * p.T), 0);
+  p.seq_tokens.assign(batch.size(), 0);
+  for (std::int64_t b = 0; b < p.B; ++b) pack_plain(p, *batch[b], b, b);
+  return score_packed(p, branch, train);
+}
+
+ScoreOut TrainModel::score_pairs(const std::vector<const TokenSeq*>& chosen, const std::vector<const TokenSeq*>& rejected,
+                                 const std::vector<std::int64_t>& prompt_tokens, Branch branch, bool train) {
+  const std::size_t P = chosen.size();
+  Packed p;
+  p.seq_tokens.assign(2 * P, 0);
+  // Row layout and length of each pair: packed when both share the prompt and score nothing inside it.
+  std::vector<bool> packed(P);
+  std::vector<std::int64_t> len;  // per row
+  std::vector<std::pair<std::size_t, int>> row_of;  // (pair, side: 0 packed, 1 chosen alone, 2 rejected alone)
+  for (std::size_t i = 0; i < P; ++i) {
+    const TokenSeq &c = *chosen[i], &r = *rejected[i];
+    const auto n = static_cast<std::size_t>(prompt_tokens[i]);
+    bool ok = n >= 1 && n <= c.ids.size() && n <= r.ids.size() &&
+              std::equal(c.ids.begin(), c.ids.begin() + static_cast<std::ptrdiff_t>(n), r.ids.begin());
+    for (std::size_t t = 0; ok && t < n; ++t) ok = !c.mask[t] && !r.mask[t];
+    packed[i] = ok;
+    if (ok) {
+      row_of.push_back({i, 0});
+      len.push_back(static_cast<std::int64_t>(c.ids.size() + r.ids.size() - n));
+    } else {
+      row_of.push_back({i, 1});
+      len.push_back(static_cast<std::int64_t>(c.ids.size()));
+      row_of.push_back({i, 2});
+      len.push_back(static_cast<std::int64_t>(r.ids.size()));
+    }
+  }
+  p.B = static_cast<std::int64_t>(row_of.size());
+  for (auto l : len) p.T = std::max(p.T, l);
+  const std::int64_t T = p.T;
+  p.ids.assign(static_cast<std::size_t>(p.B * T), 0);
+  p.pos.assign(static_cast<std::size_t>(p.B * T), 0);
+  p.br.assign(static_cast<std::size_t>(p.B * T), 255);  // padding
+  for (std::int64_t b = 0; b < p.B; ++b) {
+    const auto [i, side] = row_of[static_cast<std::size_t>(b)];
+    const std::int64_t base = b * T;
+    if (side != 0) {
+      const TokenSeq& s = side == 1 ? *chosen[i] : *rejected[i];
+      pack_plain(p, s, b, side == 1 ? static_cast<std::int64_t>(i) : static_cast<std::int64_t>(P + i));
+      for (std::size_t t = 0; t < s.ids.size(); ++t) {
+        p.pos[base + static_cast<std::int64_t>(t)] = static_cast<std::int64_t>(t);
+        p.br[base + static_cast<std::int64_t>(t)] = 0;
+      }
+      for (std::int64_t t = static_cast<std::int64_t>(s.ids.size()); t < T; ++t) p.pos[base + t] = t;
+      continue;
+    }
+    const TokenSeq &c = *chosen[i], &r = *rejected[i];
+    const auto n = static_cast<std::int64_t>(prompt_tokens[i]);
+    std::int64_t k = 0;  // packed column
+    auto put = [&](std::int32_t id, std::int64_t position, std::uint8_t branch_id) {
+      p.ids[base + k] = id;
+      p.pos[base + k] = position;
+      p.br[base + k] = branch_id;
+      ++k;
+    };
+    for (std::int64_t t = 0; t < n; ++t) put(c.ids[t], t, 0);
+    for (int side2 = 1; side2 <= 2; ++side2) {
+      const TokenSeq& s = side2 == 1 ? c : r;
+      const std::int64_t first = k;  // packed column of this completion's token n
+      const std::int64_t out_seq = side2 == 1 ? static_cast<std::int64_t>(i) : static_cast<std::int64_t>(P + i);
+      for (std::int64_t t = n; t < static_cast<std::int64_t>(s.ids.size()); ++t) {
+        put(s.ids[t], t, static_cast<std::uint8_t>(side2));
+        if (s.mask[t]) {
+          p.rows.push_back(base + (t == n ? n - 1 : first + (t - 1 - n)));
+          p.targets.push_back(s.ids[t]);
+          p.seq.push_back(out_seq);
+          ++p.seq_tokens[out_seq];
+        }
+      }
+      p.input_tokens += static_cast<std::int64_t>(s.ids.size());
+    }
+    for (std::int64_t t = k; t < T; ++t) p.pos[base + t] = t;
+  }
+  return score_packed(p, branch, train);
+}
+
+ScoreOut TrainModel::score_packed(const Packed& p, Branch branch, bool train) {
+  Impl& I = *impl_;
+  const std::int64_t B = p.B, T = p.T;
+  if (B == 0 || T == 0) throw Error("empty batch", "train");
+  ScoreOut out;
+  out.seq_tokens = p.seq_tokens;
+  out.input_tokens = p.input_tokens;
   out.padded_tokens = B * T;
-  auto as_tensor = [&](std::vector<std::int64_t>& v, std::vector<std::int64_t> shape) {
-    return torch::from_blob(v.data(), shape, torch::kLong).clone().to(device_);
+  const auto n_seq = static_cast<std::int64_t>(p.seq_tokens.size());
+  auto as_tensor = [&](const std::vector<std::int64_t>& v, std::vector<std::int64_t> shape) {
+    return torch::from_blob(const_cast<std::int64_t*>(v.data()), shape, torch::kLong).clone().to(device_);
   };
-  torch::Tensor ids_t = as_tensor(ids, {B, T});
-  const std::int64_t S = static_cast<std::int64_t>(rows.size());
-  torch::Tensor x = hidden(ids_t, branch_weights(branch), train);
-  torch::Tensor sel = x.index_select(0, as_tensor(rows, {S}));          // [S, C]
-  torch::Tensor logits = at::linear(rms_norm(sel, I.norm, I.eps), I.lm_head);  // [S, V]
+  // Distinct predicting rows (a shared prompt's last row predicts the first token of both completions).
+  std::vector<std::int64_t> uniq(p.rows);
+  std::sort(uniq.begin(), uniq.end());
+  uniq.erase(std::unique(uniq.begin(), uniq.end()), uniq.end());
+  const auto U = static_cast<std::int64_t>(uniq.size()), S = static_cast<std::int64_t>(p.rows.size());
+  std::vector<std::int64_t> flat(static_cast<std::size_t>(S));  // index into the [U, V] logits, flattened
+  for (std::int64_t s = 0; s < S; ++s) {
+    const auto u = std::lower_bound(uniq.begin(), uniq.end(), p.rows[s]) - uniq.begin();
+    flat[s] = u * I.V + p.targets[s];
+  }
+  torch::Tensor pos, mask;
+  if (!p.pos.empty()) pos = as_tensor(p.pos, {B, T});
+  if (!p.br.empty()) {  // key j is visible to query i when j <= i and j is in the shared prefix or i's branch
+    torch::NoGradGuard ng;
+    torch::Tensor br = torch::from_blob(const_cast<std::uint8_t*>(p.br.data()), {B, T}, torch::kUInt8).to(torch::kLong);
+    torch::Tensor qb = br.view({B, T, 1}), kb = br.view({B, 1, T});
+    torch::Tensor ok = (kb == 0).logical_or(kb == qb).logical_and(torch::ones({T, T}, torch::kBool).tril().view({1, T, T}));
+    mask = torch::zeros({B, T, T}, torch::kFloat).masked_fill_(ok.logical_not(), -INFINITY);
+  }
+  torch::Tensor x = hidden(as_tensor(p.ids, {B, T}), pos, mask, as_tensor(uniq, {U}), branch_weights(branch), train);
+  torch::Tensor logits = at::linear(rms_norm(x, I.norm, I.eps), I.lm_head);  // [U, V]
   if (logits.scalar_type() != torch::kFloat) logits = logits.to(torch::kFloat);
-  torch::Tensor tgt = as_tensor(targets, {S, 1});
-  out.token_logp = logits.gather(1, tgt).squeeze(1) - at::logsumexp(logits, {1});
-  torch::Tensor seg_t = as_tensor(seg, {S});
-  out.seq_logp = torch::zeros({B}, logits.options().requires_grad(false)).index_add(0, seg_t, out.token_logp);
+  torch::Tensor idx = as_tensor(flat, {S});
+  torch::Tensor row_of = at::floor_divide(idx, I.V);
+  out.token_logp = logits.reshape({U * I.V}).index_select(0, idx) - at::logsumexp(logits, {1}).index_select(0, row_of);
+  torch::Tensor seg_t = as_tensor(p.seq, {S});
+  out.seq_logp = torch::zeros({n_seq}, logits.options().requires_grad(false)).index_add(0, seg_t, out.token_logp);
   {
     torch::NoGradGuard ng;
-    out.seq_logit_sum = torch::zeros({B}, logits.options()).index_add_(0, seg_t, logits.detach().mean(1));
-    out.correct = logits.detach().argmax(1).eq(tgt.squeeze(1)).sum().item<std::int64_t>();
+    torch::Tensor ld = logits.detach();
+    out.seq_logit_sum = torch::zeros({n_seq}, logits.options()).index_add_(0, seg_t, ld.mean(1).index_select(0, row_of));
+    torch::Tensor tgt = idx - row_of * I.V;
+    out.correct = ld.argmax(1).index_select(0, row_of).eq(tgt).sum().item<std::int64_t>();
   }
   return out;
 }
@@ -577,7 +716,7 @@ torch::Tensor TrainModel::logits(const std::vector<std::int32_t>& ids, Branch br
   const std::int64_t T = static_cast<std::int64_t>(ids.size());
   std::vector<std::int64_t> v(ids.begin(), ids.end());
   torch::Tensor t = torch::from_blob(v.data(), {1, T}, torch::kLong).clone().to(device_);
-  torch::Tensor x = hidden(t, branch_weights(branch), false);
+  torch::Tensor x = hidden(t, {}, {}, {}, branch_weights(branch), false);
   torch::Tensor lg = at::linear(rms_norm(x, I.norm, I.eps), I.lm_head);
   return lg.to(torch::kFloat);
 }

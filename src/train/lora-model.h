@@ -107,15 +107,26 @@ class TrainModel {
   // Scores the masked tokens of `batch` (right-padded into [B, T]). Gradients flow into the policy adapter
   // when grad mode is on and branch == policy; `train` turns LoRA dropout on.
   ScoreOut score(const std::vector<const TokenSeq*>& batch, Branch branch, bool train);
+  // The same result as score({chosen…, rejected…}) (sequence i < P is pair i's chosen, P + i its rejected),
+  // but each pair is one packed row [prompt | chosen completion | rejected completion]: the completions share
+  // the prompt's activations (each attends to the prompt and to itself, with the positions it would have
+  // alone), so the prompt is computed once instead of twice. prompt_tokens[i] = the shared prefix length;
+  // a pair whose sequences do not share it is scored unpacked.
+  ScoreOut score_pairs(const std::vector<const TokenSeq*>& chosen, const std::vector<const TokenSeq*>& rejected,
+                       const std::vector<std::int64_t>& prompt_tokens, Branch branch, bool train);
   // Logits of every position of one sequence, [T, V] f32 (cross-checks against the inference engine).
   torch::Tensor logits(const std::vector<std::int32_t>& ids, Branch branch);
 
   struct Impl;
+  struct Packed;  // rows of tokens with positions, attention branches and scored entries
 
  private:
   TrainModel() = default;
-  // Residual stream after the last layer, [B·T, C].
-  torch::Tensor hidden(const torch::Tensor& ids, const LoraWeights* lora, bool train);
+  ScoreOut score_packed(const Packed& p, Branch branch, bool train);
+  // Residual stream after the last layer at `rows` (flat indices into B·T; undefined = every row), [R, C].
+  // pos [B, T] (undefined: 0..T−1) and mask [B, T, T] additive (undefined: causal) for packed rows.
+  torch::Tensor hidden(const torch::Tensor& ids, const torch::Tensor& pos, const torch::Tensor& mask,
+                       const torch::Tensor& rows, const LoraWeights* lora, bool train);
   const LoraWeights* branch_weights(Branch b) const;
   LoraWeights adapter_weights(const model::LoraAdapter& adapter) const;
 

@@ -91,10 +91,10 @@ RefScores compute_reference(TrainModel& m, const Dataset& d, const TrainOptions&
   if (d.kind == DataKind::pair) {
     r.chosen.assign(n, 0), r.rejected.assign(n, 0);
     for (const auto& mb : plan) {
-      std::vector<const TokenSeq*> seqs;
-      for (auto i : mb) seqs.push_back(&d.pairs[i].chosen);
-      for (auto i : mb) seqs.push_back(&d.pairs[i].rejected);
-      ScoreOut s = m.score(seqs, Branch::reference, false);
+      std::vector<const TokenSeq*> ch, rj;
+      std::vector<std::int64_t> pt;
+      for (auto i : mb) ch.push_back(&d.pairs[i].chosen), rj.push_back(&d.pairs[i].rejected), pt.push_back(d.pairs[i].prompt_tokens);
+      ScoreOut s = m.score_pairs(ch, rj, pt, Branch::reference, false);
       auto v = s.seq_logp.to(torch::kDouble);
       for (std::size_t k = 0; k < mb.size(); ++k) {
         r.chosen[mb[k]] = v[static_cast<std::int64_t>(k)].item<double>();
@@ -206,10 +206,10 @@ class Objective {
     if (obj == "kto") return kto(idx, denom, train, a);
     // dpo / simpo: [chosen…; rejected…] in one forward
     const std::size_t b = idx.size();
-    std::vector<const TokenSeq*> seqs;
-    for (auto i : idx) seqs.push_back(&d_.pairs[i].chosen);
-    for (auto i : idx) seqs.push_back(&d_.pairs[i].rejected);
-    ScoreOut s = m_.score(seqs, Branch::policy, train);
+    std::vector<const TokenSeq*> ch, rj;
+    std::vector<std::int64_t> pt;
+    for (auto i : idx) ch.push_back(&d_.pairs[i].chosen), rj.push_back(&d_.pairs[i].rejected), pt.push_back(d_.pairs[i].prompt_tokens);
+    ScoreOut s = m_.score_pairs(ch, rj, pt, Branch::policy, train);
     const auto B = static_cast<std::int64_t>(b);
     std::vector<double> n_c(b), n_r(b), rc(b), rr(b);
     for (std::size_t k = 0; k < b; ++k) {
