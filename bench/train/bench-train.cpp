@@ -43,22 +43,25 @@ int report(const fs::path& file) {
     (j["impl"] == "ecpo" ? ours : py)[key] = j;
   }
   ecpo::Table t({"model", "objective", "dtype", "tokens/step", "ecpo ms/step", "python ms/step", "ratio",
-                 "ecpo tok/s", "python tok/s", "ecpo RSS MB", "python RSS MB", "RSS ratio", "first loss ecpo / python"});
+                 "ecpo CPU ms", "python CPU ms", "CPU ratio", "ecpo tok/s", "python tok/s", "ecpo RSS MB",
+                 "python RSS MB", "RSS ratio", "first loss ecpo / python"});
   for (const auto& key : order) {
     if (!ours.count(key) || !py.count(key)) continue;
     const json &a = ours[key], &b = py[key];
     const double ma = median(a["step_ms"].get<std::vector<double>>()), mb = median(b["step_ms"].get<std::vector<double>>());
+    const double ca = median(a["cpu_ms"].get<std::vector<double>>()), cb = median(b["cpu_ms"].get<std::vector<double>>());
     const double tok = a["tokens"].get<double>();
     const double ra = a["peak_rss_mb"].get<double>(), rb = b["peak_rss_mb"].get<double>();
     t.row({a["model"], a["objective"], a["dtype"], fmt::format("{:.0f}", tok), fmt::format("{:.1f}", ma),
-           fmt::format("{:.1f}", mb), fmt::format("{:.2f}", ma / mb), fmt::format("{:.0f}", tok / ma * 1000),
-           fmt::format("{:.0f}", tok / mb * 1000), fmt::format("{:.0f}", ra), fmt::format("{:.0f}", rb),
-           fmt::format("{:.2f}", ra / rb),
+           fmt::format("{:.1f}", mb), fmt::format("{:.2f}", ma / mb), fmt::format("{:.1f}", ca), fmt::format("{:.1f}", cb),
+           fmt::format("{:.2f}", ca / cb), fmt::format("{:.0f}", tok / ma * 1000), fmt::format("{:.0f}", tok / mb * 1000),
+           fmt::format("{:.0f}", ra), fmt::format("{:.0f}", rb), fmt::format("{:.2f}", ra / rb),
            fmt::format("{:.4f} / {:.4f}", a["first_loss"].get<double>(), b["first_loss"].get<double>())});
   }
   t.print(std::cout);
-  std::cout << "ratio = ecpo step time / python step time (median of the measured steps; goal <= 0.80); "
-               "RSS ratio = peak resident memory of the two processes (goal <= 1)\n";
+  std::cout << "ratio = ecpo / python wall time per step (median of the measured steps; goal <= 0.80); CPU = process "
+               "CPU time per step (both threads; steadier than wall time on a shared machine); RSS ratio = peak "
+               "resident memory of the two processes (goal <= 1)\n";
   return 0;
 }
 
@@ -95,7 +98,7 @@ int main(int argc, char** argv) {
                    "dtype=" + a["--dtype"], "threads=" + a["--threads"]});
   req.options = ecpo::train::train_options_from(c, a["--objective"]);
   ecpo::train::train_run(req);
-  std::vector<double> ms;
+  std::vector<double> ms, cpu_ms;
   double first_loss = 0, tokens = 0;
   {
     ecpo::JsonlReader r(out / "metrics.jsonl");
@@ -103,14 +106,17 @@ int main(int argc, char** argv) {
     while (r.next(j)) {
       const auto step = j["step"].get<int>();
       if (step == 1) first_loss = j["loss"].get<double>();
-      if (step > warmup) ms.push_back(j["step_seconds"].get<double>() * 1000.0);
+      if (step > warmup) {
+        ms.push_back(j["step_seconds"].get<double>() * 1000.0);
+        cpu_ms.push_back(j["cpu_seconds"].get<double>() * 1000.0);
+      }
       tokens = j["tokens"].get<double>();
     }
   }
   fs::remove_all(out.parent_path());
   struct rusage ru {};
   ::getrusage(RUSAGE_SELF, &ru);
-  json o = {{"impl", "ecpo"},  {"model", a["--label"]}, {"objective", a["--objective"]}, {"dtype", a["--dtype"]}, {"step_ms", ms},
+  json o = {{"impl", "ecpo"},  {"model", a["--label"]}, {"objective", a["--objective"]}, {"dtype", a["--dtype"]}, {"step_ms", ms}, {"cpu_ms", cpu_ms},
             {"tokens", tokens}, {"first_loss", first_loss},     {"peak_rss_mb", ru.ru_maxrss / 1024.0}};
   std::cout << o.dump() << "\n";
   return 0;

@@ -10,7 +10,7 @@ completion tokens, [chosen; rejected] concatenated in one forward, sigmoid loss 
 log-probs. torch.optim.AdamW (lr, betas 0.9/0.999, eps 1e-8, wd 0) and clip_grad_norm_(1.0).
 
 Usage: /usr/bin/python3 bench/train/ref_step.py MODEL_DIR DATA.jsonl sft|dpo float32|bfloat16 THREADS STEPS WARMUP [LABEL]
-Prints one JSON line: {impl, objective, dtype, step_ms (per measured step), tokens (per step), first_loss,
+Prints one JSON line: {impl, model, objective, dtype, step_ms and cpu_ms (per measured step), tokens (per step), first_loss,
 peak_rss_mb}. The batch is the whole file (every row, one micro-batch), right-padded.
 """
 import json
@@ -218,16 +218,17 @@ def main():
         return float(loss)
 
     first = None
-    times = []
+    times, cpu = [], []
     for i in range(warmup + steps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         l = step()
         if first is None:
             first = l
         if i >= warmup:
             times.append((time.perf_counter() - t) * 1000)
+            cpu.append((time.process_time() - c) * 1000)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(json.dumps({"impl": "python", "model": label, "objective": objective, "dtype": dtype_name, "step_ms": times,
+    print(json.dumps({"impl": "python", "model": label, "objective": objective, "dtype": dtype_name, "step_ms": times, "cpu_ms": cpu,
                       "tokens": tokens, "first_loss": first, "peak_rss_mb": rss}))
 
 

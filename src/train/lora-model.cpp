@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/rope.h"
+#include "train/fused-ops.h"
 #include "model/safetensors.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -144,12 +145,6 @@ torch::Tensor view_tensor(const model::TensorView& v, torch::ScalarType to) {
     throw Error("tensor '" + v.info->name + "' has dtype " + v.info->dtype + ", expected a float type", "weights");
   auto t = torch::from_blob(const_cast<std::uint8_t*>(v.data), v.info->shape, torch::TensorOptions().dtype(it->second));
   return it->second == to ? t.clone() : t.to(to);
-}
-
-torch::Tensor rms_norm(const torch::Tensor& x, const torch::Tensor& w, double eps) {
-  torch::Tensor xf = x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat);
-  torch::Tensor y = xf * at::rsqrt(xf.pow(2).mean(-1, true) + eps);
-  return w * (y.scalar_type() == x.scalar_type() ? y : y.to(x.scalar_type()));
 }
 
 }  // namespace
@@ -516,21 +511,36 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
   const bool frozen = lora && lora != &policy_;
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
 
+  // A frozen projection group with its LoRA deltas: the fused op, or (dropout while training) the eager
+  // composition, which draws one dropout mask per module.
+  const bool eager_lora = lora && train && lora->spec.dropout > 0;
+  auto project = [&](const torch::Tensor& in, std::int64_t l, int g, const torch::Tensor& w, const torch::Tensor& b) {
+    if (!lora || !lora->layers[l].a[g].defined()) return at::linear(in, w, b);
+    if (eager_lora) return lora_add(at::linear(in, w, b), in, *lora, l, g, frozen, train, out_of);
+    std::vector<torch::Tensor> bs;
+    std::vector<std::int64_t> offs;
+    std::int64_t off = 0;
+    for (int p : kGroups[g]) {
+      if (lora->spec.targets[p]) bs.push_back(lora->layers[l].b[p]), offs.push_back(off);
+      off += I.proj_out(p);
+    }
+    return lora_linear(in, w, b, lora->layers[l].a[g], bs, offs, lora->spec.scale());
+  };
+
   torch::Tensor x = I.embed.index_select(0, ids.reshape({N}));  // [N, C]
   for (std::int64_t l = 0; l < I.L; ++l) {
     const LayerW& w = I.layers[l];
     const bool last = l + 1 == I.L && rows.defined();
     // attention
-    torch::Tensor h = rms_norm(x, w.in_norm, I.eps);
-    torch::Tensor qkv = at::linear(h, w.w_qkv, w.b_qkv);  // [N, (H + 2·Hkv)·D]
-    if (lora) qkv = lora_add(qkv, h, *lora, l, 0, frozen, train, out_of);
-    torch::Tensor qkv4 = qkv.view({B, T, H + 2 * Hkv, D});
-    torch::Tensor qk = qkv4.narrow(2, 0, H + Hkv);
-    torch::Tensor qk_rot = qk * cos + at::roll(qk, {D / 2}, {-1}) * sin_signed;  // [B, T, H + Hkv, D]
+    torch::Tensor h = rms_norm_fused(x, w.in_norm, I.eps);
+    torch::Tensor qkv = project(h, l, 0, w.w_qkv, w.b_qkv);  // [N, (H + 2·Hkv)·D]
+    auto qk_v = at::split_with_sizes(qkv.view({B, T, H + 2 * Hkv, D}), {H + Hkv, Hkv}, 2);
+    torch::Tensor qk_rot = qk_v[0] * cos + at::roll(qk_v[0], {D / 2}, {-1}) * sin_signed;  // [B, T, H + Hkv, D]
+    auto q_k = at::split_with_sizes(qk_rot, {H, Hkv}, 2);
     // GQA without repeat_kv: the rep query heads of one kv head are stacked along the query axis.
-    torch::Tensor q = qk_rot.narrow(2, 0, H).view({B, T, Hkv, rep, D}).permute({0, 2, 3, 1, 4}).reshape({B * Hkv, rep * T, D});
-    torch::Tensor k = qk_rot.narrow(2, H, Hkv).permute({0, 2, 1, 3}).reshape({B * Hkv, T, D});
-    torch::Tensor v = qkv4.narrow(2, H + Hkv, Hkv).permute({0, 2, 1, 3}).reshape({B * Hkv, T, D});
+    torch::Tensor q = q_k[0].view({B, T, Hkv, rep, D}).permute({0, 2, 3, 1, 4}).reshape({B * Hkv, rep * T, D});
+    torch::Tensor k = q_k[1].permute({0, 2, 1, 3}).reshape({B * Hkv, T, D});
+    torch::Tensor v = qk_v[1].permute({0, 2, 1, 3}).reshape({B * Hkv, T, D});
     torch::Tensor scores;  // [B·Hkv, rep·T, T]
     if (mask4.defined()) {
       scores = at::bmm(q, k.transpose(1, 2)).view({B, Hkv, rep * T, T}).mul(scale).add(mask4).view({B * Hkv, rep * T, T});
@@ -544,17 +554,11 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
       att = att.index_select(0, rows);
       x = x.index_select(0, rows);
     }
-    torch::Tensor o = at::linear(att, w.w_o, w.b_o);
-    if (lora) o = lora_add(o, att, *lora, l, 1, frozen, train, out_of);
-    x = x + o;
+    x = x + project(att, l, 1, w.w_o, w.b_o);
     // MLP
-    h = rms_norm(x, w.post_norm, I.eps);
-    torch::Tensor gu = at::linear(h, w.w_gu, w.b_gu);  // [N, 2·I]
-    if (lora) gu = lora_add(gu, h, *lora, l, 2, frozen, train, out_of);
-    torch::Tensor act = at::silu(gu.narrow(1, 0, I.I)) * gu.narrow(1, I.I, I.I);
-    torch::Tensor dn = at::linear(act, w.w_down, w.b_down);
-    if (lora) dn = lora_add(dn, act, *lora, l, 3, frozen, train, out_of);
-    x = x + dn;
+    h = rms_norm_fused(x, w.post_norm, I.eps);
+    torch::Tensor act = swiglu(project(h, l, 2, w.w_gu, w.b_gu));  // [N, I]
+    x = x + project(act, l, 3, w.w_down, w.b_down);
   }
   if (rows.defined() && I.L == 0) x = x.index_select(0, rows);
   return x;
@@ -694,7 +698,7 @@ ScoreOut TrainModel::score_packed(const Packed& p, Branch branch, bool train) {
     mask = torch::zeros({B, T, T}, torch::kFloat).masked_fill_(ok.logical_not(), -INFINITY);
   }
   torch::Tensor x = hidden(as_tensor(p.ids, {B, T}), pos, mask, as_tensor(uniq, {U}), branch_weights(branch), train);
-  torch::Tensor logits = at::linear(rms_norm(x, I.norm, I.eps), I.lm_head);  // [U, V]
+  torch::Tensor logits = at::linear(rms_norm_fused(x, I.norm, I.eps), I.lm_head);  // [U, V]
   if (logits.scalar_type() != torch::kFloat) logits = logits.to(torch::kFloat);
   torch::Tensor idx = as_tensor(flat, {S});
   torch::Tensor row_of = at::floor_divide(idx, I.V);
@@ -717,7 +721,7 @@ torch::Tensor TrainModel::logits(const std::vector<std::int32_t>& ids, Branch br
   std::vector<std::int64_t> v(ids.begin(), ids.end());
   torch::Tensor t = torch::from_blob(v.data(), {1, T}, torch::kLong).clone().to(device_);
   torch::Tensor x = hidden(t, {}, {}, {}, branch_weights(branch), false);
-  torch::Tensor lg = at::linear(rms_norm(x, I.norm, I.eps), I.lm_head);
+  torch::Tensor lg = at::linear(rms_norm_fused(x, I.norm, I.eps), I.lm_head);
   return lg.to(torch::kFloat);
 }
 

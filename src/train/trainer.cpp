@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <thread>
 #include <unistd.h>
@@ -40,6 +41,12 @@ namespace ecpo::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+double process_cpu_seconds() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
 
 DataKind kind_for(const std::string& objective) {
   if (objective == "sft") return DataKind::sft;
@@ -616,6 +623,7 @@ TrainSummary train_run(const TrainRequest& req) {
   const std::int64_t log_every = bar.on() ? o.logging_steps : std::max<std::int64_t>(o.logging_steps, std::max<std::int64_t>(1, total / 20));
   for (std::int64_t step = start; step < total; ++step) {
     const auto ts = Clock::now();
+    const double cpu0 = process_cpu_seconds();
     const std::int64_t epoch = step / spe;
     if (epoch != plan_epoch_no) {
       plan = plan_epoch(lengths, o.batch_size, o.grad_accum, o.seed, epoch, o.group_by_length);
@@ -641,7 +649,8 @@ TrainSummary train_run(const TrainRequest& req) {
                 {"grad_norm", grad_norm},
                 {"tokens", acc.input_tokens},
                 {"tokens_per_s", secs > 0 ? static_cast<double>(acc.input_tokens) / secs : 0.0},
-                {"step_seconds", secs}};
+                {"step_seconds", secs},
+                {"cpu_seconds", process_cpu_seconds() - cpu0}};
     const json extra = metrics_of(o.objective, acc);
     for (const auto& [k, v] : extra.items()) row[k] = v;
     metrics << row.dump() << "\n";

@@ -1,0 +1,28 @@
+// Fused autograd operations of the training forward, each with a hand-written backward that computes only
+// what a frozen base with LoRA adapters needs and saves fewer activations than the eager composition.
+// INTERNAL: includes libtorch. Rows are tokens: x [N, in]; dtype float32 or bfloat16 (LoRA math in f32).
+// Each op equals its eager composition (tests/train/fused-ops-test.cpp checks values and gradients).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace ecpo::train {
+
+// A frozen linear layer (weight w [out, in], optional bias b [out]) whose output column blocks carry LoRA
+// deltas: y = x·wᵀ + b;  y[:, offs[i] : offs[i] + out_i] += scale · (x·A_iᵀ)·B_iᵀ, with A_i = rows
+// [i·r, (i+1)·r) of `a` [m·r, in] and B_i = bs[i] [out_i, r]. Gradients: x (when it requires one), a, bs.
+torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                          const torch::Tensor& a, const std::vector<torch::Tensor>& bs,
+                          const std::vector<std::int64_t>& offs, double scale);
+
+// SwiGLU on the fused gate|up output gu [N, 2·I]: silu(gu[:, :I]) ⊙ gu[:, I:] → [N, I]; the backward writes
+// one [N, 2·I] gradient instead of two zero-padded slices.
+torch::Tensor swiglu(const torch::Tensor& gu);
+
+// HF LlamaRMSNorm with a frozen weight: w ⊙ cast(x_f32 · rsqrt(mean(x_f32²) + eps)), one pass per row
+// forward and backward (float32 and bfloat16 x; the weight has x's dtype).
+torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& w, double eps);
+
+}  // namespace ecpo::train
