@@ -2,6 +2,7 @@
 // their backwards use at:: ops with out= arguments or plain per-row loops (at::parallel_for).
 #include "train/fused-ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <ATen/ATen.h>
@@ -85,21 +86,132 @@ struct LoraLinearFn : public torch::autograd::Function<LoraLinearFn> {
 struct SwigluFn : public torch::autograd::Function<SwigluFn> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& gu) {
     const std::int64_t I = gu.size(1) / 2;
-    ctx->save_for_backward({gu});
-    torch::Tensor act = at::silu(gu.narrow(1, 0, I));
-    act.mul_(gu.narrow(1, I, I));
+    torch::Tensor s = at::silu(gu.narrow(1, 0, I));  // kept: the backward needs it (no second exp pass)
+    torch::Tensor act = s * gu.narrow(1, I, I);
+    ctx->save_for_backward({gu, s});
     return act;
   }
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    const torch::Tensor gu = ctx->get_saved_variables()[0];
+    const variable_list saved = ctx->get_saved_variables();
+    const torch::Tensor &gu = saved[0], &s = saved[1];
     const std::int64_t I = gu.size(1) / 2;
     const torch::Tensor gate = gu.narrow(1, 0, I), up = gu.narrow(1, I, I);
     const torch::Tensor& g = grads[0];
     torch::Tensor d = at::empty_like(gu);
     torch::Tensor d_gate = d.narrow(1, 0, I), d_up = d.narrow(1, I, I);  // strided views, written in place
     at::silu_backward_out(d_gate, g * up, gate);  // ∂/∂gate = g·up·silu'(gate)
-    at::mul_out(d_up, g, at::silu(gate));         // ∂/∂up = g·silu(gate)
+    at::mul_out(d_up, g, s);                      // ∂/∂up = g·silu(gate)
     return {d};
+  }
+};
+
+// ---- RoPE + attention layout -------------------------------------------------------------------------------
+
+struct RopeDims {
+  std::int64_t B, T, H, Hkv, D, rep;
+  bool per_token;  // cos/sin rows indexed by b·T + t instead of t
+};
+
+template <typename S>
+void rope_forward(const S* qkv, const float* cos, const float* sin, S* q, S* k, S* v, const RopeDims& d) {
+  const std::int64_t W = d.H + 2 * d.Hkv, half = d.D / 2;
+  at::parallel_for(0, d.B * d.T, 8, [&](std::int64_t b0, std::int64_t e0) {
+    for (std::int64_t bt = b0; bt < e0; ++bt) {
+      const std::int64_t b = bt / d.T, t = bt % d.T;
+      const float* c = cos + (d.per_token ? bt : t) * d.D;
+      const float* sn = sin + (d.per_token ? bt : t) * d.D;
+      const S* row = qkv + bt * W * d.D;
+      for (std::int64_t h = 0; h < d.H + d.Hkv; ++h) {
+        const S* x = row + h * d.D;
+        S* out;
+        if (h < d.H) {
+          const std::int64_t j = h / d.rep, r = h % d.rep;
+          out = q + ((b * d.Hkv + j) * d.rep * d.T + r * d.T + t) * d.D;
+        } else {
+          out = k + ((b * d.Hkv + (h - d.H)) * d.T + t) * d.D;
+        }
+        for (std::int64_t i = 0; i < d.D; ++i) {
+          const std::int64_t o = i < half ? i + half : i - half;
+          out[i] = static_cast<S>(static_cast<float>(x[i]) * c[i] + static_cast<float>(x[o]) * sn[i]);
+        }
+      }
+      for (std::int64_t j = 0; j < d.Hkv; ++j) {
+        const S* x = row + (d.H + d.Hkv + j) * d.D;
+        S* out = v + ((b * d.Hkv + j) * d.T + t) * d.D;
+        std::copy(x, x + d.D, out);
+      }
+    }
+  });
+}
+
+// dx[e] = g[e]·cos[e] + g[σ(e)]·sin[σ(e)], σ(e) = e ± D/2 (rope's roll is an involution).
+template <typename S>
+void rope_backward(const S* dq, const S* dk, const S* dv, const float* cos, const float* sin, S* dqkv, const RopeDims& d) {
+  const std::int64_t W = d.H + 2 * d.Hkv, half = d.D / 2;
+  at::parallel_for(0, d.B * d.T, 8, [&](std::int64_t b0, std::int64_t e0) {
+    for (std::int64_t bt = b0; bt < e0; ++bt) {
+      const std::int64_t b = bt / d.T, t = bt % d.T;
+      const float* c = cos + (d.per_token ? bt : t) * d.D;
+      const float* sn = sin + (d.per_token ? bt : t) * d.D;
+      S* row = dqkv + bt * W * d.D;
+      for (std::int64_t h = 0; h < d.H + d.Hkv; ++h) {
+        const S* g;
+        if (h < d.H) {
+          const std::int64_t j = h / d.rep, r = h % d.rep;
+          g = dq + ((b * d.Hkv + j) * d.rep * d.T + r * d.T + t) * d.D;
+        } else {
+          g = dk + ((b * d.Hkv + (h - d.H)) * d.T + t) * d.D;
+        }
+        S* out = row + h * d.D;
+        for (std::int64_t i = 0; i < d.D; ++i) {
+          const std::int64_t o = i < half ? i + half : i - half;
+          out[i] = static_cast<S>(static_cast<float>(g[i]) * c[i] + static_cast<float>(g[o]) * sn[o]);
+        }
+      }
+      for (std::int64_t j = 0; j < d.Hkv; ++j) {
+        const S* g = dv + ((b * d.Hkv + j) * d.T + t) * d.D;
+        std::copy(g, g + d.D, row + (d.H + d.Hkv + j) * d.D);
+      }
+    }
+  });
+}
+
+struct RopeSplitFn : public torch::autograd::Function<RopeSplitFn> {
+  static variable_list forward(AutogradContext* ctx, const torch::Tensor& qkv_in, const torch::Tensor& cos,
+                               const torch::Tensor& sin, std::int64_t H, std::int64_t Hkv) {
+    const torch::Tensor qkv = qkv_in.contiguous();
+    RopeDims d{qkv.size(0), qkv.size(1), H, Hkv, qkv.size(3), H / Hkv, cos.size(0) != qkv.size(1)};
+    auto opt = qkv.options();
+    torch::Tensor q = at::empty({d.B * Hkv, d.rep * d.T, d.D}, opt), k = at::empty({d.B * Hkv, d.T, d.D}, opt),
+                  v = at::empty({d.B * Hkv, d.T, d.D}, opt);
+    if (qkv.scalar_type() == torch::kFloat)
+      rope_forward(qkv.data_ptr<float>(), cos.data_ptr<float>(), sin.data_ptr<float>(), q.data_ptr<float>(),
+                   k.data_ptr<float>(), v.data_ptr<float>(), d);
+    else
+      rope_forward(qkv.data_ptr<c10::BFloat16>(), cos.data_ptr<float>(), sin.data_ptr<float>(), q.data_ptr<c10::BFloat16>(),
+                   k.data_ptr<c10::BFloat16>(), v.data_ptr<c10::BFloat16>(), d);
+    ctx->save_for_backward({cos, sin});
+    ctx->saved_data["dims"] = std::vector<std::int64_t>{d.B, d.T, H, Hkv, d.D};
+    return {q, k, v};
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list s = ctx->get_saved_variables();
+    const auto dims = ctx->saved_data["dims"].toIntVector();
+    RopeDims d{dims[0], dims[1], dims[2], dims[3], dims[4], dims[2] / dims[3], s[0].size(0) != dims[1]};
+    auto opt = grads[0].defined() ? grads[0].options() : grads[2].options();
+    auto need = [&](int i, std::vector<std::int64_t> shape) {
+      return grads[i].defined() ? grads[i].contiguous() : at::zeros(shape, opt);
+    };
+    torch::Tensor dq = need(0, {d.B * d.Hkv, d.rep * d.T, d.D}), dk = need(1, {d.B * d.Hkv, d.T, d.D}),
+                  dv = need(2, {d.B * d.Hkv, d.T, d.D});
+    torch::Tensor dqkv = at::empty({d.B, d.T, d.H + 2 * d.Hkv, d.D}, opt);
+    if (dq.scalar_type() == torch::kFloat)
+      rope_backward(dq.data_ptr<float>(), dk.data_ptr<float>(), dv.data_ptr<float>(), s[0].data_ptr<float>(),
+                    s[1].data_ptr<float>(), dqkv.data_ptr<float>(), d);
+    else
+      rope_backward(dq.data_ptr<c10::BFloat16>(), dk.data_ptr<c10::BFloat16>(), dv.data_ptr<c10::BFloat16>(),
+                    s[0].data_ptr<float>(), s[1].data_ptr<float>(), dqkv.data_ptr<c10::BFloat16>(), d);
+    return {dqkv, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -182,6 +294,11 @@ torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& w, const 
 }
 
 torch::Tensor swiglu(const torch::Tensor& gu) { return SwigluFn::apply(gu); }
+
+std::vector<torch::Tensor> rope_split(const torch::Tensor& qkv, const torch::Tensor& cos, const torch::Tensor& sin_signed,
+                                      std::int64_t heads, std::int64_t kv_heads) {
+  return RopeSplitFn::apply(qkv, cos.contiguous(), sin_signed.contiguous(), heads, kv_heads);
+}
 
 torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& w, double eps) {
   const bool ok = (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kBFloat16) &&

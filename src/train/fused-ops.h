@@ -21,6 +21,14 @@ torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& w, const 
 // one [N, 2·I] gradient instead of two zero-padded slices.
 torch::Tensor swiglu(const torch::Tensor& gu);
 
+// RoPE and the attention layout in one pass. qkv [B, T, H + 2·Hkv, D] (contiguous); cos, sin_signed float
+// [T, D] (every row uses positions 0..T−1) or [B·T, D] (per-token positions), sin_signed = sin with its first
+// half negated, so rope(x) = x·cos + roll(x, D/2)·sin_signed = HF's x·cos + rotate_half(x)·sin. Returns
+// q [B·Hkv, rep·T, D] (the rep = H/Hkv query heads of kv head j stacked along the query axis: GQA without
+// repeat_kv), k [B·Hkv, T, D] (rotated) and v [B·Hkv, T, D]; the backward writes one [B, T, H + 2·Hkv, D] grad.
+std::vector<torch::Tensor> rope_split(const torch::Tensor& qkv, const torch::Tensor& cos, const torch::Tensor& sin_signed,
+                                      std::int64_t heads, std::int64_t kv_heads);
+
 // HF LlamaRMSNorm with a frozen weight: w ⊙ cast(x_f32 · rsqrt(mean(x_f32²) + eps)), one pass per row
 // forward and backward (float32 and bfloat16 x; the weight has x's dtype).
 torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& w, double eps);

@@ -115,7 +115,8 @@ struct TrainModel::Impl {
   torch::Tensor inv_freq;  // [D/2] f32
   std::int64_t C = 0, H = 0, Hkv = 0, D = 0, I = 0, V = 0, L = 0;
   double eps = 1e-6;
-  // Per padded length T: rope tables [1, T, 1, D] in the compute dtype and the causal mask [n_rep·T, T].
+  // Per padded length T: rope tables [T, D] (f32; sin with its first half negated) and the causal mask
+  // [n_rep·T, T] in the compute dtype.
   struct Tables {
     torch::Tensor cos, sin_signed, mask;
   };
@@ -490,8 +491,8 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     torch::Tensor ang = at::outer(torch::arange(T, torch::kFloat), I.inv_freq);  // [T, D/2], as HF: f32 pos × inv_freq
     torch::Tensor emb = torch::cat({ang, ang}, -1);
     torch::Tensor sign = torch::cat({-torch::ones({D / 2}), torch::ones({D / 2})});
-    tb.cos = emb.cos().to(dtype_).view({1, T, 1, D});
-    tb.sin_signed = (emb.sin() * sign).to(dtype_).view({1, T, 1, D});  // rotate_half(x)·sin = roll(x, D/2)·(±sin)
+    tb.cos = emb.cos();
+    tb.sin_signed = emb.sin() * sign;  // rotate_half(x)·sin = roll(x, D/2)·(±sin)
     torch::Tensor causal = torch::full({T, T}, -INFINITY, torch::kFloat).triu(1);
     tb.mask = causal.repeat({rep, 1}).to(dtype_);  // [rep·T, T]: query row (r, t) sees keys s <= t
     it = I.tables.emplace(T, std::move(tb)).first;
@@ -503,8 +504,8 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     torch::Tensor ang = pos.reshape({N, 1}).to(torch::kFloat) * I.inv_freq.view({1, D / 2});
     torch::Tensor emb = torch::cat({ang, ang}, -1);
     torch::Tensor sign = torch::cat({-torch::ones({D / 2}), torch::ones({D / 2})});
-    cos = emb.cos().to(dtype_).view({B, T, 1, D});
-    sin_signed = (emb.sin() * sign).to(dtype_).view({B, T, 1, D});
+    cos = emb.cos();  // [B·T, D]
+    sin_signed = emb.sin() * sign;
   }
   if (mask.defined()) mask4 = mask.to(dtype_).repeat({1, rep, 1}).view({B, 1, rep * T, T});
   auto out_of = [&](int p) { return I.proj_out(p); };
@@ -534,13 +535,10 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     // attention
     torch::Tensor h = rms_norm_fused(x, w.in_norm, I.eps);
     torch::Tensor qkv = project(h, l, 0, w.w_qkv, w.b_qkv);  // [N, (H + 2·Hkv)·D]
-    auto qk_v = at::split_with_sizes(qkv.view({B, T, H + 2 * Hkv, D}), {H + Hkv, Hkv}, 2);
-    torch::Tensor qk_rot = qk_v[0] * cos + at::roll(qk_v[0], {D / 2}, {-1}) * sin_signed;  // [B, T, H + Hkv, D]
-    auto q_k = at::split_with_sizes(qk_rot, {H, Hkv}, 2);
-    // GQA without repeat_kv: the rep query heads of one kv head are stacked along the query axis.
-    torch::Tensor q = q_k[0].view({B, T, Hkv, rep, D}).permute({0, 2, 3, 1, 4}).reshape({B * Hkv, rep * T, D});
-    torch::Tensor k = q_k[1].permute({0, 2, 1, 3}).reshape({B * Hkv, T, D});
-    torch::Tensor v = qk_v[1].permute({0, 2, 1, 3}).reshape({B * Hkv, T, D});
+    // RoPE + GQA layout in one pass: q [B·Hkv, rep·T, D] (the rep query heads of kv head j stacked along the
+    // query axis, so no repeat_kv), k and v [B·Hkv, T, D].
+    auto qkv3 = rope_split(qkv.view({B, T, H + 2 * Hkv, D}), cos, sin_signed, H, Hkv);
+    const torch::Tensor &q = qkv3[0], &k = qkv3[1], &v = qkv3[2];
     torch::Tensor scores;  // [B·Hkv, rep·T, T]
     if (mask4.defined()) {
       scores = at::bmm(q, k.transpose(1, 2)).view({B, Hkv, rep * T, T}).mul(scale).add(mask4).view({B * Hkv, rep * T, T});

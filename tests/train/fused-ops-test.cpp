@@ -88,3 +88,42 @@ TEST(FusedOps, RmsNormEqualsHfComposition) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FusedOps, RopeSplitEqualsRotateHalfAndRepeatKv) {
+  torch::manual_seed(6);
+  const std::int64_t B = 2, T = 5, H = 4, Hkv = 2, D = 8, rep = H / Hkv;
+  for (bool per_token : {false, true}) {
+    SCOPED_TRACE(per_token ? "per-token positions" : "shared positions");
+    torch::Tensor pos = per_token ? torch::randint(0, 50, {B, T}).to(torch::kFloat) : torch::arange(T).to(torch::kFloat).repeat({B, 1});
+    torch::Tensor inv = 1.0 / torch::pow(10000.0, torch::arange(0, D, 2).to(torch::kFloat) / D);
+    torch::Tensor ang = pos.reshape({B * T, 1}) * inv.view({1, D / 2});
+    torch::Tensor emb = torch::cat({ang, ang}, -1);  // [B·T, D]
+    torch::Tensor cos = emb.cos(), sin = emb.sin();
+    torch::Tensor sign = torch::cat({-torch::ones({D / 2}), torch::ones({D / 2})});
+    torch::Tensor x0 = torch::randn({B, T, H + 2 * Hkv, D});
+    torch::Tensor x = x0.clone().requires_grad_(true), x2 = x0.clone().requires_grad_(true);
+    auto out = per_token ? rope_split(x, cos, sin * sign, H, Hkv)
+                         : rope_split(x, cos.narrow(0, 0, T), (sin * sign).narrow(0, 0, T), H, Hkv);
+    // HF: q·cos + rotate_half(q)·sin, then the kv heads repeated for GQA.
+    auto rot = [&](const torch::Tensor& t) {  // t [B, T, h, D]
+      auto c = cos.view({B, T, 1, D}), s = sin.view({B, T, 1, D});
+      auto rh = torch::cat({-t.narrow(-1, D / 2, D / 2), t.narrow(-1, 0, D / 2)}, -1);
+      return t * c + rh * s;
+    };
+    auto q = rot(x2.narrow(2, 0, H)), k = rot(x2.narrow(2, H, Hkv)), v = x2.narrow(2, H + Hkv, Hkv);
+    auto q_ref = q.view({B, T, Hkv, rep, D}).permute({0, 2, 3, 1, 4}).reshape({B * Hkv, rep * T, D});
+    auto k_ref = k.permute({0, 2, 1, 3}).reshape({B * Hkv, T, D});
+    auto v_ref = v.permute({0, 2, 1, 3}).reshape({B * Hkv, T, D});
+    EXPECT_LT(rel(out[0], q_ref), 1e-6);
+    EXPECT_LT(rel(out[1], k_ref), 1e-6);
+    EXPECT_TRUE(torch::equal(out[2], v_ref));
+    auto g0 = torch::randn(q_ref.sizes()), g1 = torch::randn(k_ref.sizes()), g2 = torch::randn(v_ref.sizes());
+    ((out[0] * g0).sum() + (out[1] * g1).sum() + (out[2] * g2).sum()).backward();
+    ((q_ref * g0).sum() + (k_ref * g1).sum() + (v_ref * g2).sum()).backward();
+    EXPECT_LT(rel(x.grad(), x2.grad()), 1e-6);
+  }
+}
+
+}  // namespace
