@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -215,6 +216,39 @@ struct RopeSplitFn : public torch::autograd::Function<RopeSplitFn> {
   }
 };
 
+// ---- row gather -------------------------------------------------------------------------------------------
+
+void copy_rows(const std::uint8_t* src, std::uint8_t* dst, const std::int64_t* idx, std::int64_t n, std::size_t row_bytes,
+               bool gather) {
+  at::parallel_for(0, n, 16, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t i = b; i < e; ++i) {
+      if (gather) std::memcpy(dst + i * row_bytes, src + idx[i] * row_bytes, row_bytes);
+      else std::memcpy(dst + idx[i] * row_bytes, src + i * row_bytes, row_bytes);
+    }
+  });
+}
+
+struct GatherRowsFn : public torch::autograd::Function<GatherRowsFn> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x_in, const torch::Tensor& rows) {
+    const torch::Tensor x = x_in.contiguous();
+    const std::int64_t R = rows.size(0), C = x.size(1);
+    torch::Tensor out = at::empty({R, C}, x.options());
+    copy_rows(static_cast<const std::uint8_t*>(x.data_ptr()), static_cast<std::uint8_t*>(out.data_ptr()),
+              rows.data_ptr<std::int64_t>(), R, static_cast<std::size_t>(C) * x.element_size(), true);
+    ctx->save_for_backward({rows});
+    ctx->saved_data["n"] = x.size(0);
+    return out;
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const torch::Tensor rows = ctx->get_saved_variables()[0];
+    const torch::Tensor g = grads[0].contiguous();
+    torch::Tensor dx = at::zeros({ctx->saved_data["n"].toInt(), g.size(1)}, g.options());
+    copy_rows(static_cast<const std::uint8_t*>(g.data_ptr()), static_cast<std::uint8_t*>(dx.data_ptr()),
+              rows.data_ptr<std::int64_t>(), g.size(0), static_cast<std::size_t>(g.size(1)) * g.element_size(), false);
+    return {dx, torch::Tensor()};
+  }
+};
+
 // ---- RMSNorm -----------------------------------------------------------------------------------------------
 
 template <typename T>
@@ -294,6 +328,10 @@ torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& w, const 
 }
 
 torch::Tensor swiglu(const torch::Tensor& gu) { return SwigluFn::apply(gu); }
+
+torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& rows) {
+  return GatherRowsFn::apply(x, rows.to(torch::kLong).contiguous());
+}
 
 std::vector<torch::Tensor> rope_split(const torch::Tensor& qkv, const torch::Tensor& cos, const torch::Tensor& sin_signed,
                                       std::int64_t heads, std::int64_t kv_heads) {

@@ -29,6 +29,10 @@ torch::Tensor swiglu(const torch::Tensor& gu);
 std::vector<torch::Tensor> rope_split(const torch::Tensor& qkv, const torch::Tensor& cos, const torch::Tensor& sin_signed,
                                       std::int64_t heads, std::int64_t kv_heads);
 
+// x [N, C] rows at distinct indices `rows` → [R, C]; the backward scatters the rows back into zeros with one
+// parallel copy (at::index_select's backward, index_add, goes row by row on CPU).
+torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& rows);
+
 // HF LlamaRMSNorm with a frozen weight: w ⊙ cast(x_f32 · rsqrt(mean(x_f32²) + eps)), one pass per row
 // forward and backward (float32 and bfloat16 x; the weight has x's dtype).
 torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& w, double eps);

@@ -549,8 +549,8 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
                                                                 : at::softmax(scores, -1, torch::kFloat).to(dtype_);
     torch::Tensor att = at::bmm(probs, v).view({B, Hkv, rep, T, D}).permute({0, 3, 1, 2, 4}).reshape({N, H * D});
     if (last) {  // only the scored rows go on: o_proj and the MLP of the other rows would be thrown away
-      att = att.index_select(0, rows);
-      x = x.index_select(0, rows);
+      att = gather_rows(att, rows);
+      x = gather_rows(x, rows);
     }
     x = x + project(att, l, 1, w.w_o, w.b_o);
     // MLP
@@ -558,7 +558,7 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     torch::Tensor act = swiglu(project(h, l, 2, w.w_gu, w.b_gu));  // [N, I]
     x = x + project(act, l, 3, w.w_down, w.b_down);
   }
-  if (rows.defined() && I.L == 0) x = x.index_select(0, rows);
+  if (rows.defined() && I.L == 0) x = gather_rows(x, rows);
   return x;
 }
 

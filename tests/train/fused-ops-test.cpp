@@ -127,3 +127,20 @@ TEST(FusedOps, RopeSplitEqualsRotateHalfAndRepeatKv) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(FusedOps, GatherRowsEqualsIndexSelect) {
+  torch::Tensor x0 = torch::randn({9, 4});
+  torch::Tensor rows = torch::tensor({7, 0, 3}, torch::kLong);
+  torch::Tensor x = x0.clone().requires_grad_(true), x2 = x0.clone().requires_grad_(true);
+  torch::Tensor g = torch::randn({3, 4});
+  torch::Tensor y = gather_rows(x, rows);
+  (y * g).sum().backward();
+  torch::Tensor y2 = x2.index_select(0, rows);
+  (y2 * g).sum().backward();
+  EXPECT_TRUE(torch::equal(y, y2));
+  EXPECT_TRUE(torch::equal(x.grad(), x2.grad()));
+}
+
+}  // namespace
