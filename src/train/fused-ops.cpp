@@ -216,6 +216,92 @@ struct RopeSplitFn : public torch::autograd::Function<RopeSplitFn> {
   }
 };
 
+// ---- block-causal attention --------------------------------------------------------------------------------
+
+struct AttnPlan {
+  std::int64_t BH, B, Hkv, rep, T, D, Tc, n_blocks;
+  double scale;
+  std::int64_t end(std::int64_t c) const { return std::min(T, (c + 1) * Tc); }
+  std::int64_t rows(std::int64_t c) const { return end(c) - c * Tc; }
+};
+
+// The queries of block c of every stacked head, [BH, rep·rows, D] (a copy).
+torch::Tensor q_block(const torch::Tensor& q, const AttnPlan& p, std::int64_t c) {
+  if (p.n_blocks == 1) return q;
+  return q.view({p.BH, p.rep, p.T, p.D}).narrow(2, c * p.Tc, p.rows(c)).reshape({p.BH, p.rep * p.rows(c), p.D});
+}
+
+// Additive mask of block c broadcastable to [B, Hkv, rep, rows, end].
+torch::Tensor block_mask(const torch::Tensor& branch_mask, const AttnPlan& p, std::int64_t c, const torch::TensorOptions& o) {
+  const std::int64_t r0 = c * p.Tc, rows = p.rows(c), e = p.end(c);
+  if (branch_mask.defined())
+    return branch_mask.narrow(1, r0, rows).narrow(2, 0, e).to(o.dtype()).view({p.B, 1, 1, rows, e});
+  // causal: key j visible to query r0 + i when j <= r0 + i
+  torch::Tensor m = torch::full({rows, e}, -INFINITY, o).triu(r0 + 1);
+  return m.view({1, 1, 1, rows, e});
+}
+
+struct CausalAttentionFn : public torch::autograd::Function<CausalAttentionFn> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& q, const torch::Tensor& k,
+                               const torch::Tensor& v, const c10::optional<torch::Tensor>& mask, std::int64_t B,
+                               double scale, std::int64_t block) {
+    const std::int64_t BH = k.size(0), T = k.size(1), D = k.size(2);
+    AttnPlan p{BH, B, BH / B, q.size(1) / T, T, D, block, (T + block - 1) / block, scale};
+    if (p.n_blocks <= 1) p.Tc = T, p.n_blocks = 1;
+    const torch::Tensor bm = mask.has_value() ? *mask : torch::Tensor();
+    torch::Tensor out = p.n_blocks == 1 ? torch::Tensor() : at::empty({BH, p.rep, T, D}, q.options());
+    variable_list saved = {q, k, v};
+    if (bm.defined()) saved.push_back(bm);
+    std::vector<torch::Tensor> probs;
+    for (std::int64_t c = 0; c < p.n_blocks; ++c) {
+      const std::int64_t e = p.end(c), rows = p.rows(c);
+      torch::Tensor qc = q_block(q, p, c);
+      torch::Tensor kc = k.narrow(1, 0, e), vc = v.narrow(1, 0, e);
+      torch::Tensor sc = at::bmm(qc, kc.transpose(1, 2));  // [BH, rep·rows, e]
+      sc.view({B, p.Hkv, p.rep, rows, e}).mul_(scale).add_(block_mask(bm, p, c, sc.options()));
+      torch::Tensor pc = sc.scalar_type() == torch::kFloat ? at::softmax(sc, -1) : at::softmax(sc, -1, torch::kFloat).to(sc.scalar_type());
+      torch::Tensor oc = at::bmm(pc, vc);  // [BH, rep·rows, D]
+      if (p.n_blocks == 1) out = oc;
+      else out.narrow(2, c * p.Tc, rows).copy_(oc.view({BH, p.rep, rows, D}));
+      probs.push_back(pc);
+    }
+    for (auto& pc : probs) saved.push_back(pc);
+    ctx->save_for_backward(saved);
+    ctx->saved_data["plan"] = std::vector<std::int64_t>{BH, B, p.Hkv, p.rep, T, D, p.Tc, p.n_blocks};
+    ctx->saved_data["scale"] = scale;
+    ctx->saved_data["has_mask"] = bm.defined();
+    return out.view({BH, p.rep * T, D});
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list s = ctx->get_saved_variables();
+    const auto pv = ctx->saved_data["plan"].toIntVector();
+    AttnPlan p{pv[0], pv[1], pv[2], pv[3], pv[4], pv[5], pv[6], pv[7], ctx->saved_data["scale"].toDouble()};
+    const bool has_mask = ctx->saved_data["has_mask"].toBool();
+    const torch::Tensor &q = s[0], &k = s[1], &v = s[2];
+    const std::size_t first_prob = has_mask ? 4 : 3;
+    const torch::Tensor g = grads[0].contiguous().view({p.BH, p.rep, p.T, p.D});
+    torch::Tensor dq = p.n_blocks == 1 ? torch::Tensor() : at::empty({p.BH, p.rep, p.T, p.D}, q.options());
+    torch::Tensor dk = at::zeros_like(k), dv = at::zeros_like(v);
+    for (std::int64_t c = 0; c < p.n_blocks; ++c) {
+      const std::int64_t e = p.end(c), rows = p.rows(c);
+      const torch::Tensor& pc = s[first_prob + static_cast<std::size_t>(c)];  // [BH, rep·rows, e]
+      torch::Tensor gc = p.n_blocks == 1 ? g.view({p.BH, p.rep * p.T, p.D})
+                                         : g.narrow(2, c * p.Tc, rows).reshape({p.BH, p.rep * rows, p.D});
+      torch::Tensor qc = q_block(q, p, c);
+      torch::Tensor kc = k.narrow(1, 0, e), vc = v.narrow(1, 0, e);
+      dv.narrow(1, 0, e).add_(at::bmm(pc.transpose(1, 2), gc));        // dV += Pᵀ·dO
+      torch::Tensor dp = at::bmm(gc, vc.transpose(1, 2));               // dP = dO·Vᵀ
+      torch::Tensor ds = at::_softmax_backward_data(dp, pc, -1, pc.scalar_type()).mul_(p.scale);
+      torch::Tensor dqc = at::bmm(ds, kc);                              // dQ = dS·K
+      dk.narrow(1, 0, e).add_(at::bmm(ds.transpose(1, 2), qc));         // dK += dSᵀ·Q
+      if (p.n_blocks == 1) dq = dqc;
+      else dq.narrow(2, c * p.Tc, rows).copy_(dqc.view({p.BH, p.rep, rows, p.D}));
+    }
+    return {dq.view({p.BH, p.rep * p.T, p.D}), dk, dv, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 // ---- row gather -------------------------------------------------------------------------------------------
 
 void copy_rows(const std::uint8_t* src, std::uint8_t* dst, const std::int64_t* idx, std::int64_t n, std::size_t row_bytes,
@@ -328,6 +414,13 @@ torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& w, const 
 }
 
 torch::Tensor swiglu(const torch::Tensor& gu) { return SwigluFn::apply(gu); }
+
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& branch_mask, std::int64_t batch, double scale, std::int64_t block) {
+  c10::optional<torch::Tensor> m;
+  if (branch_mask.defined()) m = branch_mask;
+  return CausalAttentionFn::apply(q, k, v, m, batch, scale, block);
+}
 
 torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& rows) {
   return GatherRowsFn::apply(x, rows.to(torch::kLong).contiguous());

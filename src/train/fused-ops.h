@@ -29,6 +29,15 @@ torch::Tensor swiglu(const torch::Tensor& gu);
 std::vector<torch::Tensor> rope_split(const torch::Tensor& qkv, const torch::Tensor& cos, const torch::Tensor& sin_signed,
                                       std::int64_t heads, std::int64_t kv_heads);
 
+// Causal softmax attention over the GQA-stacked layout of rope_split, skipping the masked upper triangle in
+// blocks: query rows [c·Tc, (c+1)·Tc) of every stacked head only meet keys [0, (c+1)·Tc). q [B·Hkv, rep·T, D],
+// k, v [B·Hkv, T, D]; branch_mask (optional) [B, T, T] additive (0 / −inf) replaces the causal mask for packed
+// rows. Scores, the f32 softmax and the probabilities of each block are those of the eager
+// softmax(q·kᵀ·scale + mask)·v, so values and gradients agree; FLOPs fall by up to half for long T.
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               const torch::Tensor& branch_mask, std::int64_t batch, double scale,
+                               std::int64_t block = 128);
+
 // x [N, C] rows at distinct indices `rows` → [R, C]; the backward scatters the rows back into zeros with one
 // parallel copy (at::index_select's backward, index_add, goes row by row on CPU).
 torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& rows);

@@ -115,10 +115,9 @@ struct TrainModel::Impl {
   torch::Tensor inv_freq;  // [D/2] f32
   std::int64_t C = 0, H = 0, Hkv = 0, D = 0, I = 0, V = 0, L = 0;
   double eps = 1e-6;
-  // Per padded length T: rope tables [T, D] (f32; sin with its first half negated) and the causal mask
-  // [n_rep·T, T] in the compute dtype.
+  // Per padded length T: rope tables [T, D] (f32; sin with its first half negated).
   struct Tables {
-    torch::Tensor cos, sin_signed, mask;
+    torch::Tensor cos, sin_signed;
   };
   std::map<std::int64_t, Tables> tables;
 
@@ -493,12 +492,10 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     torch::Tensor sign = torch::cat({-torch::ones({D / 2}), torch::ones({D / 2})});
     tb.cos = emb.cos();
     tb.sin_signed = emb.sin() * sign;  // rotate_half(x)·sin = roll(x, D/2)·(±sin)
-    torch::Tensor causal = torch::full({T, T}, -INFINITY, torch::kFloat).triu(1);
-    tb.mask = causal.repeat({rep, 1}).to(dtype_);  // [rep·T, T]: query row (r, t) sees keys s <= t
     it = I.tables.emplace(T, std::move(tb)).first;
   }
   const Impl::Tables& tb = it->second;
-  torch::Tensor cos = tb.cos, sin_signed = tb.sin_signed, mask4;
+  torch::Tensor cos = tb.cos, sin_signed = tb.sin_signed;
   if (pos.defined()) {  // packed rows: positions restart for each completion
     torch::NoGradGuard ng;
     torch::Tensor ang = pos.reshape({N, 1}).to(torch::kFloat) * I.inv_freq.view({1, D / 2});
@@ -507,7 +504,6 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     cos = emb.cos();  // [B·T, D]
     sin_signed = emb.sin() * sign;
   }
-  if (mask.defined()) mask4 = mask.to(dtype_).repeat({1, rep, 1}).view({B, 1, rep * T, T});
   auto out_of = [&](int p) { return I.proj_out(p); };
   const bool frozen = lora && lora != &policy_;
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
@@ -539,15 +535,8 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     // query axis, so no repeat_kv), k and v [B·Hkv, T, D].
     auto qkv3 = rope_split(qkv.view({B, T, H + 2 * Hkv, D}), cos, sin_signed, H, Hkv);
     const torch::Tensor &q = qkv3[0], &k = qkv3[1], &v = qkv3[2];
-    torch::Tensor scores;  // [B·Hkv, rep·T, T]
-    if (mask4.defined()) {
-      scores = at::bmm(q, k.transpose(1, 2)).view({B, Hkv, rep * T, T}).mul(scale).add(mask4).view({B * Hkv, rep * T, T});
-    } else {
-      scores = at::baddbmm(tb.mask, q, k.transpose(1, 2), 1.0, scale);
-    }
-    torch::Tensor probs = scores.scalar_type() == torch::kFloat ? at::softmax(scores, -1)
-                                                                : at::softmax(scores, -1, torch::kFloat).to(dtype_);
-    torch::Tensor att = at::bmm(probs, v).view({B, Hkv, rep, T, D}).permute({0, 3, 1, 2, 4}).reshape({N, H * D});
+    torch::Tensor ctx = causal_attention(q, k, v, mask, B, scale);  // [B·Hkv, rep·T, D]
+    torch::Tensor att = ctx.view({B, Hkv, rep, T, D}).permute({0, 3, 1, 2, 4}).reshape({N, H * D});
     if (last) {  // only the scored rows go on: o_proj and the MLP of the other rows would be thrown away
       att = gather_rows(att, rows);
       x = gather_rows(x, rows);

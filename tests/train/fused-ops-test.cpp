@@ -144,3 +144,44 @@ TEST(FusedOps, GatherRowsEqualsIndexSelect) {
 }
 
 }  // namespace
+
+namespace {
+
+// Block-causal attention (several blocks, a partial last one, packed-row masks, bf16) vs the eager
+// softmax(q·kᵀ·scale + mask)·v on the stacked GQA layout.
+TEST(FusedOps, BlockCausalAttentionEqualsEagerAttention) {
+  torch::manual_seed(7);
+  const std::int64_t B = 2, Hkv = 2, rep = 3, T = 21, D = 8;
+  for (auto dt : {torch::kFloat, torch::kBFloat16})
+    for (bool packed : {false, true})
+      for (std::int64_t block : {8, 64}) {
+        SCOPED_TRACE(std::string(dt == torch::kFloat ? "f32" : "bf16") + (packed ? " packed" : " causal") + " block " +
+                     std::to_string(block));
+        torch::Tensor q0 = torch::randn({B * Hkv, rep * T, D}).to(dt), k0 = torch::randn({B * Hkv, T, D}).to(dt),
+                      v0 = torch::randn({B * Hkv, T, D}).to(dt);
+        torch::Tensor mask;  // [B, T, T]
+        torch::Tensor causal = torch::full({T, T}, -INFINITY).triu(1);
+        if (packed) {  // row b: prefix 0..6, branch 1 = 7..13, branch 2 = 14..20
+          torch::Tensor br = torch::cat({torch::zeros({7}), torch::ones({7}), 2 * torch::ones({7})}).to(torch::kLong);
+          torch::Tensor ok = ((br.view({1, T}) == 0) | (br.view({1, T}) == br.view({T, 1}))) & torch::ones({T, T}, torch::kBool).tril();
+          mask = torch::zeros({T, T}).masked_fill(ok.logical_not(), -INFINITY).expand({B, T, T}).contiguous();
+        }
+        torch::Tensor q = q0.clone().requires_grad_(true), k = k0.clone().requires_grad_(true), v = v0.clone().requires_grad_(true);
+        torch::Tensor o = causal_attention(q, k, v, mask, B, 0.3, block);
+        torch::Tensor g = torch::randn(o.sizes()).to(dt);
+        (o.to(torch::kFloat) * g.to(torch::kFloat)).sum().backward();
+        torch::Tensor q2 = q0.clone().requires_grad_(true), k2 = k0.clone().requires_grad_(true), v2 = v0.clone().requires_grad_(true);
+        torch::Tensor m = packed ? mask : causal.expand({B, T, T});
+        torch::Tensor m4 = m.repeat({1, rep, 1}).view({B, 1, rep * T, T}).to(dt);
+        torch::Tensor sc = (at::bmm(q2, k2.transpose(1, 2)).view({B, Hkv, rep * T, T}) * 0.3 + m4).view({B * Hkv, rep * T, T});
+        torch::Tensor o2 = at::bmm(at::softmax(sc, -1, torch::kFloat).to(dt), v2);
+        (o2.to(torch::kFloat) * g.to(torch::kFloat)).sum().backward();
+        const double tol = dt == torch::kFloat ? 1e-5 : 3e-2;
+        EXPECT_LT(rel(o, o2), tol);
+        EXPECT_LT(rel(q.grad(), q2.grad()), tol);
+        EXPECT_LT(rel(k.grad(), k2.grad()), tol);
+        EXPECT_LT(rel(v.grad(), v2.grad()), tol);
+      }
+}
+
+}  // namespace
