@@ -182,6 +182,37 @@ TEST_F(Trainer, DpoStartsAtLn2AndLearnsItsPairs) {
   EXPECT_TRUE(fs::exists(dpo_out / "ref_logps.json"));
 }
 
+TEST_F(Trainer, KtoAndSimpoLearnThePairs) {
+  auto eval = [&](const std::string& obj, const fs::path& adapter) {
+    EvalRequest e;
+    e.model_dir = kTiny;
+    e.data = pairs;
+    e.adapter = adapter;
+    e.options = train_options_defaults(obj);
+    e.options.threads = 1;
+    return train_eval(e);
+  };
+  for (const char* obj : {"kto", "simpo"}) {
+    SCOPED_TRACE(obj);
+    const fs::path out = tmp / obj;
+    EvalResult before = eval(obj, {});
+    run(obj, pairs, out, {"lr=0.003", "epochs=4", "batch_size=4", "grad_accum=2", "save_steps=0"});
+    EvalResult after = eval(obj, out);
+    EXPECT_LT(after.loss, before.loss);
+    auto m = metrics(out);
+    if (std::string(obj) == "kto") {
+      EXPECT_EQ(before.n_examples, 32);  // 16 pairs → 16 desirable + 16 undesirable
+      EXPECT_NEAR(m[0]["loss"].get<double>(), 0.5, 1e-6);  // 1 − σ(0) at the start (policy = reference)
+      for (const char* k : {"kl", "rewards/chosen", "rewards/rejected", "rewards/margins", "logps/chosen"})
+        EXPECT_TRUE(m.back().contains(k)) << k;
+      EXPECT_GT(after.metrics["rewards/margins"].get<double>(), 0.0);
+    } else {
+      EXPECT_EQ(before.n_pairs, 16);
+      EXPECT_GT(after.metrics["rewards/accuracies"].get<double>(), before.metrics["rewards/accuracies"].get<double>());
+    }
+  }
+}
+
 TEST_F(Trainer, RunDirectoryHoldsAdapterStateConfigAndMetrics) {
   const fs::path out = tmp / "run";
   TrainSummary s = run("sft", sft, out, {"lr=0.001", "epochs=1", "grad_accum=4", "save_steps=2", "lora_r=4"});

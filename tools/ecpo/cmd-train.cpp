@@ -3,8 +3,10 @@
 //   ecpo train eval --model DIR [--adapter DIR] [--ref-adapter DIR] --data FILE --objective sft|dpo|kto|simpo
 //                   [--config RECIPE.yaml] [key=value …] [--json]
 //   ecpo model merge --model DIR --adapter DIR --out DIR      (registered under `model`, after cmd-model.cpp)
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include "tools/ecpo/commands.h"
 #include "train/merge.h"
@@ -20,9 +22,25 @@ namespace {
 
 struct TrainArgs {
   std::string model, data, out, config;
-  std::vector<std::string> overrides;
+  std::vector<std::string> overrides, flag_settings;
   bool resume = false;
 };
+
+// Every setting also as a flag: --lr 1e-5, --ref_adapter DIR or --ref-adapter DIR (appended after the
+// positional key=value settings, so a flag wins over both the recipe and a positional setting).
+void add_key_flags(CLI::App* c, std::vector<std::string>& flag_settings, const std::set<std::string>& skip) {
+  for (const auto& key : train::train_option_keys()) {
+    if (skip.count(key)) continue;
+    std::string names = "--" + key;
+    std::string dashed = key;
+    std::replace(dashed.begin(), dashed.end(), '_', '-');
+    if (dashed != key) names += ",--" + dashed;
+    c->add_option_function<std::string>(
+         names, [&flag_settings, key](const std::string& v) { flag_settings.push_back(key + "=" + v); },
+         "setting " + key + " (same as " + key + "=VALUE)")
+        ->group("Settings (see configs/train.yaml)");
+  }
+}
 
 Config load_config(const std::string& file, const std::vector<std::string>& overrides) {
   Config cfg;
@@ -35,7 +53,9 @@ Config load_config(const std::string& file, const std::vector<std::string>& over
 }
 
 void run_train(const std::string& objective, const TrainArgs& a) {
-  Config cfg = load_config(a.config, a.overrides);
+  std::vector<std::string> settings = a.overrides;
+  settings.insert(settings.end(), a.flag_settings.begin(), a.flag_settings.end());
+  Config cfg = load_config(a.config, settings);
   train::TrainRequest r;
   r.model_dir = a.model;
   r.data = a.data;
@@ -74,13 +94,14 @@ void register_train_commands(CLI::App& app) {
     c->add_option("--config", a->config, "recipe YAML (configs/sgpt.yaml, configs/ecpo-dpo.yaml, ...)");
     c->add_flag("--resume", a->resume, "continue from the newest checkpoint in --out");
     c->add_option("settings", a->overrides, "key=value settings over the recipe (lr=1e-5 lora_r=16 ...)");
+    add_key_flags(c, a->flag_settings, {});
     c->callback([obj, a] { run_train(obj, *a); });
   }
   {
     auto* c = train_cmd->add_subcommand("eval", "the objective's loss and metrics over a whole file, no update");
     struct EvalArgs {
       std::string model, adapter, ref_adapter, data, objective = "sft", config;
-      std::vector<std::string> overrides;
+      std::vector<std::string> overrides, flag_settings;
       bool json = false;
     };
     auto a = std::make_shared<EvalArgs>();
@@ -92,8 +113,11 @@ void register_train_commands(CLI::App& app) {
     c->add_option("--config", a->config, "recipe YAML (its objective settings are used)");
     c->add_flag("--json", a->json, "print one JSON object {loss, n_tokens | n_pairs | n_examples, metrics}");
     c->add_option("settings", a->overrides, "key=value settings (beta=0.1 loss_type=ipo cutoff_len=1024 ...)");
+    add_key_flags(c, a->flag_settings, {"ref_adapter", "init_adapter"});
     c->callback([a] {
-      Config cfg = load_config(a->config, a->overrides);
+      std::vector<std::string> settings = a->overrides;
+      settings.insert(settings.end(), a->flag_settings.begin(), a->flag_settings.end());
+      Config cfg = load_config(a->config, settings);
       train::EvalRequest r;
       r.model_dir = a->model;
       r.data = a->data;
