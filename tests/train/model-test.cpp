@@ -246,3 +246,38 @@ TEST(TrainModel, SharedPrefixPairsEqualUnpackedScoring) {
 }
 
 }  // namespace
+
+namespace {
+
+// bfloat16 base: the forward stays close to the engine's bf16 forward and to float32, and an SFT step's
+// adapter gradient points the same way as in float32.
+TEST(TrainModel, Bfloat16BaseTracksFloat32AndTheEngine) {
+  auto f32 = TrainModel::load(kModels / "tiny-qwen2", "float32");
+  auto bf = TrainModel::load(kModels / "tiny-qwen2", "bfloat16");
+  ecpo::model::ModelOptions o;
+  o.threads = 1;
+  o.dtype = "bfloat16";
+  auto lm = ecpo::model::CausalLM::load(kModels / "tiny-qwen2", o);
+  torch::NoGradGuard ng;
+  torch::Tensor a = f32->logits({509, 1, 2, 3, 4, 5, 6, 7}, Branch::base), b = bf->logits({509, 1, 2, 3, 4, 5, 6, 7}, Branch::base);
+  const double scale = a.abs().max().item<double>();
+  EXPECT_LT((a - b).abs().max().item<double>(), 0.05 * scale);
+  EXPECT_LT(max_diff_vs_engine(*bf, *lm, {509, 1, 2, 3, 4, 5, 6, 7}, Branch::base), 0.05 * scale);
+}
+
+TEST(TrainModel, Bfloat16GradientAgreesWithFloat32) {
+  TokenSeq s{{509, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {0, 0, 0, 0, 0, 1, 1, 1, 1, 1}};
+  std::vector<torch::Tensor> g;
+  for (const char* dt : {"float32", "bfloat16"}) {
+    auto tm = TrainModel::load(kModels / "tiny-qwen2", dt);
+    LoraSpec spec;
+    tm->lora_init(spec, 9);
+    ScoreOut out = tm->score({&s}, Branch::policy, true);
+    (-out.seq_logp.sum()).backward();
+    g.push_back(tm->flat_grads().clone());
+  }
+  const double cos = (g[0] * g[1]).sum().item<double>() / (g[0].norm().item<double>() * g[1].norm().item<double>());
+  EXPECT_GT(cos, 0.98);
+}
+
+}  // namespace
