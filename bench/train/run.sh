@@ -49,7 +49,7 @@ run_pair() {  # model objective dtype steps warmup
 }
 for obj in sft dpo; do run_pair tiny "$obj" float32 20 3; done
 if [ -z "$QUICK" ]; then
-  for dt in float32 bfloat16; do for obj in sft dpo; do run_pair small "$obj" "$dt" 3 1; done; done
+  for dt in float32 bfloat16; do for obj in sft dpo; do run_pair small "$obj" "$dt" 4 1; done; done
 fi
 echo "threads $THREADS, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$BENCH" --report "$RESULTS"

@@ -74,7 +74,8 @@ std::vector<StepPlan> plan_epoch(const std::vector<std::int64_t>& lengths, std::
   return steps;
 }
 
-std::vector<std::vector<std::size_t>> plan_eval(const std::vector<std::int64_t>& lengths, std::int64_t batch_size) {
+std::vector<std::vector<std::size_t>> plan_eval(const std::vector<std::int64_t>& lengths, std::int64_t batch_size,
+                                                std::int64_t max_tokens) {
   const std::size_t n = lengths.size();
   const std::size_t bs = static_cast<std::size_t>(std::max<std::int64_t>(1, batch_size));
   std::vector<std::size_t> order(n);
@@ -82,9 +83,14 @@ std::vector<std::vector<std::size_t>> plan_eval(const std::vector<std::int64_t>&
   const std::size_t window = bs * 64;
   for (std::size_t b = 0; b < n; b += window) sort_by_length_desc(order, lengths, b, std::min(n, b + window));
   std::vector<std::vector<std::size_t>> out;
-  for (std::size_t b = 0; b < n; b += bs)
-    out.emplace_back(order.begin() + static_cast<std::ptrdiff_t>(b),
-                     order.begin() + static_cast<std::ptrdiff_t>(std::min(n, b + bs)));
+  std::int64_t longest = 0;
+  for (std::size_t i : order) {
+    const bool fits = !out.empty() && out.back().size() < bs &&
+                      static_cast<std::int64_t>(out.back().size() + 1) * std::max(longest, lengths[i]) <= max_tokens;
+    if (!fits) out.emplace_back(), longest = 0;
+    out.back().push_back(i);
+    longest = std::max(longest, lengths[i]);
+  }
   return out;
 }
 

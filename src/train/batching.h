@@ -23,8 +23,10 @@ std::vector<StepPlan> plan_epoch(const std::vector<std::int64_t>& lengths, std::
 // Number of optimiser steps of one epoch: ceil(n / (batch_size × grad_accum)).
 std::int64_t steps_per_epoch(std::size_t n, std::int64_t batch_size, std::int64_t grad_accum);
 
-// In-order micro-batches of `batch_size` over [0, n) (evaluation and reference passes), sorted by length
-// within windows of 64 micro-batches to reduce padding; the returned indices cover [0, n) once.
-std::vector<std::vector<std::size_t>> plan_eval(const std::vector<std::int64_t>& lengths, std::int64_t batch_size);
+// Micro-batches over [0, n) for evaluation and reference passes (no gradient): sorted by length within windows
+// of 64 micro-batches to reduce padding, at most `batch_size` examples and — past the first — at most
+// `max_tokens` padded tokens each (bounds the activation memory of long sequences). Covers [0, n) once.
+std::vector<std::vector<std::size_t>> plan_eval(const std::vector<std::int64_t>& lengths, std::int64_t batch_size,
+                                                std::int64_t max_tokens = 8192);
 
 }  // namespace ecpo::train

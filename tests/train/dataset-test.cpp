@@ -273,6 +273,17 @@ TEST(Batching, EveryExampleOncePerEpochInStepsThatDependOnlyOnTheEffectiveBatch)
   std::size_t total = 0;
   for (const auto& m : ev) total += m.size();
   EXPECT_EQ(total, 103u);
+  // A token budget splits micro-batches of long examples (a single example may exceed it).
+  auto tight = plan_eval(len, 8, 100);
+  total = 0;
+  for (const auto& m : tight) {
+    std::int64_t longest = 0;
+    for (auto i : m) longest = std::max(longest, len[i]);
+    EXPECT_TRUE(m.size() == 1 || static_cast<std::int64_t>(m.size()) * longest <= 100);
+    total += m.size();
+  }
+  EXPECT_EQ(total, 103u);
+  EXPECT_GT(tight.size(), ev.size());
 }
 
 }  // namespace
