@@ -7,7 +7,9 @@ every q/k/v/o/gate/up/down projection wrapped as PEFT's lora.Linear (frozen base
 nn.Linear, dropout, scaling α/r; x cast to the adapter dtype), full logits [B, T, V] from lm_head, then
 TRL's losses: SFT = cross-entropy with -100 labels over the shifted logits; DPO = selective log-softmax of the
 completion tokens, [chosen; rejected] concatenated in one forward, sigmoid loss against cached reference
-log-probs. torch.optim.AdamW (lr, betas 0.9/0.999, eps 1e-8, wd 0) and clip_grad_norm_(1.0).
+log-probs. torch.optim.AdamW (lr, betas 0.9/0.999, eps 1e-8, wd 0) and clip_grad_norm_(1.0). bfloat16 = bf16
+base weights with the step under torch.autocast(bfloat16), as HF's Trainer runs bf16=True (LoRA matmuls in
+bf16, adapters and optimiser in f32).
 
 Usage: /usr/bin/python3 bench/train/ref_step.py MODEL_DIR DATA.jsonl sft|dpo float32|bfloat16 THREADS STEPS WARMUP [LABEL]
 Prints one JSON line: {impl, model, objective, dtype, step_ms and cpu_ms (per measured step), tokens (per step), first_loss,
@@ -185,6 +187,7 @@ def main():
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-5, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
     rows = [json.loads(l) for l in open(data) if l.strip()]
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16)
     if objective == "sft":
         ids = pad([r["input_ids"] for r in rows])
         labels = pad([[t if m else -100 for t, m in zip(r["input_ids"], r["completion_mask"])] for r in rows], -100)
@@ -196,22 +199,24 @@ def main():
                 [[0] * len(r["prompt_input_ids"]) + [1] * len(r["rejected_input_ids"]) for r in rows]
         ids, cmask = pad(seqs), pad(masks)
         tokens = sum(len(s) for s in seqs)
-        with torch.no_grad():  # reference log-probs cached once (precompute_ref_log_probs), not timed
+        with torch.no_grad(), autocast:  # reference log-probs cached once (precompute_ref_log_probs), not timed
             logits = model(ids)[:, :-1].float()
             ref = (selective_log_softmax(logits, ids[:, 1:]) * cmask[:, 1:]).sum(-1)
             del logits
     P = len(rows)
 
+    def loss_of(logits):
+        if objective == "sft":
+            return F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                                   ignore_index=-100)
+        lp = (selective_log_softmax(logits[:, :-1].float(), ids[:, 1:]) * cmask[:, 1:]).sum(-1)
+        logratio = (lp[:P] - ref[:P]) - (lp[P:] - ref[P:])
+        return -F.logsigmoid(0.1 * logratio).mean()
+
     def step():
         opt.zero_grad(set_to_none=True)
-        logits = model(ids)
-        if objective == "sft":
-            loss = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                                   ignore_index=-100)
-        else:
-            lp = (selective_log_softmax(logits[:, :-1].float(), ids[:, 1:]) * cmask[:, 1:]).sum(-1)
-            logratio = (lp[:P] - ref[:P]) - (lp[P:] - ref[P:])
-            loss = -F.logsigmoid(0.1 * logratio).mean()
+        with autocast:  # forward and loss; backward outside, as HF's Trainer does
+            loss = loss_of(model(ids))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()

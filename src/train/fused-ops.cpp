@@ -20,58 +20,57 @@ using torch::autograd::variable_list;
 
 // ---- LoRA linear -------------------------------------------------------------------------------------------
 
+// The adapter math runs in the activation dtype (f32; for a bf16 base in bf16, as torch.autocast runs a LoRA
+// layer), on compute-dtype copies of the f32 master A and B; the gradients returned for A and B are f32.
 struct LoraLinearFn : public torch::autograd::Function<LoraLinearFn> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w,
                                const c10::optional<torch::Tensor>& b, const torch::Tensor& a, at::TensorList bs,
                                const std::vector<std::int64_t>& offs, double scale) {
+    const torch::ScalarType ct = x.scalar_type();
     torch::Tensor y = at::linear(x, w, b.has_value() ? *b : torch::Tensor());
-    torch::Tensor xf = x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat);
-    torch::Tensor u = at::mm(xf, a.t());  // [N, m·r]
+    torch::Tensor ac = a.scalar_type() == ct ? a : a.to(ct);
+    torch::Tensor u = at::mm(x, ac.t());  // [N, m·r]
     const std::int64_t r = a.size(0) / static_cast<std::int64_t>(bs.size());
+    variable_list saved = {x, u, w, ac};
     for (std::size_t i = 0; i < bs.size(); ++i) {
-      torch::Tensor ui = u.narrow(1, static_cast<std::int64_t>(i) * r, r);
-      torch::Tensor yi = y.narrow(1, offs[i], bs[i].size(0));
-      if (y.scalar_type() == torch::kFloat) yi.addmm_(ui, bs[i].t(), 1.0, scale);
-      else yi.add_(at::mm(ui, bs[i].t()).mul_(scale).to(y.scalar_type()));
+      torch::Tensor bc = bs[i].scalar_type() == ct ? bs[i] : bs[i].to(ct);
+      y.narrow(1, offs[i], bc.size(0)).addmm_(u.narrow(1, static_cast<std::int64_t>(i) * r, r), bc.t(), 1.0, scale);
+      saved.push_back(bc);
     }
-    variable_list saved = {xf, u, w, a};
-    for (const auto& t : bs) saved.push_back(t);
     ctx->save_for_backward(saved);
     ctx->saved_data["offs"] = c10::IValue(offs);
     ctx->saved_data["scale"] = scale;
-    ctx->saved_data["x_dtype"] = static_cast<std::int64_t>(x.scalar_type());
     return y;
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list s = ctx->get_saved_variables();
-    const torch::Tensor &xf = s[0], &u = s[1], &w = s[2], &a = s[3];
+    const torch::Tensor &x = s[0], &u = s[1], &w = s[2], &ac = s[3];
     const std::size_t m = s.size() - 4;
     const auto offs = ctx->saved_data["offs"].toIntVector();
     const double scale = ctx->saved_data["scale"].toDouble();
-    const auto x_dtype = static_cast<torch::ScalarType>(ctx->saved_data["x_dtype"].toInt());
-    const torch::Tensor& g = grads[0];  // [N, out]
-    torch::Tensor gf = g.scalar_type() == torch::kFloat ? g : g.to(torch::kFloat);
-    const std::int64_t r = a.size(0) / static_cast<std::int64_t>(m);
-    torch::Tensor da = at::empty_like(a);
+    const torch::Tensor& g = grads[0];  // [N, out], the activation dtype
+    const std::int64_t r = ac.size(0) / static_cast<std::int64_t>(m);
+    const bool f32 = g.scalar_type() == torch::kFloat;
+    torch::Tensor da = at::empty(ac.sizes(), ac.options().dtype(torch::kFloat));
     variable_list dbs(m);
     torch::Tensor du = at::empty({u.size(0), u.size(1)}, u.options());
     for (std::size_t i = 0; i < m; ++i) {
-      const torch::Tensor& bi = s[4 + i];
-      torch::Tensor gi = gf.narrow(1, offs[i], bi.size(0));
+      const torch::Tensor& bc = s[4 + i];
+      torch::Tensor gi = g.narrow(1, offs[i], bc.size(0));
       torch::Tensor ui = u.narrow(1, static_cast<std::int64_t>(i) * r, r);
-      dbs[i] = at::mm(gi.t(), ui).mul_(scale);                            // dB_i = s · g_iᵀ u_i
-      torch::Tensor dui = at::mm(gi, bi).mul_(scale);                     // dU_i = s · g_i B_i   [N, r]
-      du.narrow(1, static_cast<std::int64_t>(i) * r, r).copy_(dui);
+      torch::Tensor db = at::mm(gi.t(), ui);                               // dB_i = s · g_iᵀ u_i
+      dbs[i] = (f32 ? db : db.to(torch::kFloat)).mul_(scale);
+      torch::Tensor dui = du.narrow(1, static_cast<std::int64_t>(i) * r, r);
+      dui.copy_(at::mm(gi, bc).mul_(scale));                               // dU_i = s · g_i B_i   [N, r]
       torch::Tensor dai = da.narrow(0, static_cast<std::int64_t>(i) * r, r);  // contiguous rows
-      at::mm_out(dai, dui.t(), xf);                                          // dA_i = dU_iᵀ x
+      if (f32) at::mm_out(dai, dui.t(), x);                                 // dA_i = dU_iᵀ x
+      else dai.copy_(at::mm(dui.t(), x));
     }
     torch::Tensor dx;
     if (ctx->needs_input_grad(0)) {
       dx = at::mm(g, w);  // frozen weight: only the input gradient
-      if (dx.scalar_type() == torch::kFloat) dx.addmm_(du, a);
-      else dx.add_(at::mm(du, a).to(dx.scalar_type()));
-      if (dx.scalar_type() != x_dtype) dx = dx.to(x_dtype);
+      dx.addmm_(du, ac);
     }
     // One entry per forward argument: x, w, b (an undefined optional still has a slot), a, bs..., offs, scale.
     variable_list out = {dx, torch::Tensor(), torch::Tensor(), da};

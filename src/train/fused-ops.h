@@ -13,6 +13,8 @@ namespace ecpo::train {
 // A frozen linear layer (weight w [out, in], optional bias b [out]) whose output column blocks carry LoRA
 // deltas: y = x·wᵀ + b;  y[:, offs[i] : offs[i] + out_i] += scale · (x·A_iᵀ)·B_iᵀ, with A_i = rows
 // [i·r, (i+1)·r) of `a` [m·r, in] and B_i = bs[i] [out_i, r]. Gradients: x (when it requires one), a, bs.
+// The LoRA matmuls run in x's dtype (bf16 for a bf16 base, as under torch.autocast); a, bs and their
+// gradients stay f32.
 torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
                           const torch::Tensor& a, const std::vector<torch::Tensor>& bs,
                           const std::vector<std::int64_t>& offs, double scale);

@@ -363,7 +363,6 @@ LoraWeights TrainModel::adapter_weights(const model::LoraAdapter& adapter) const
   w.spec = lora_spec_of(adapter);
   w.layers.resize(static_cast<std::size_t>(I.L));
   torch::NoGradGuard ng;
-  auto out_of = [&](int p) { return I.proj_out(p); };
   for (std::int64_t l = 0; l < I.L; ++l) {
     auto& L = w.layers[l];
     for (int p = 0; p < kProjCount; ++p) {
@@ -376,7 +375,6 @@ LoraWeights TrainModel::adapter_weights(const model::LoraAdapter& adapter) const
         if (const model::LoraModule* lm = adapter.find(proj_module_path(l, p))) as.push_back(view_tensor(lm->a, torch::kFloat));
       if (as.empty()) continue;
       L.a[g] = torch::cat(as);
-      L.b_block[g] = group_b(L, g, out_of);
     }
   }
   return w;
@@ -444,9 +442,10 @@ const LoraWeights* TrainModel::branch_weights(Branch b) const {
 
 namespace {
 
-// y [N, out_group] += s · (dropout(x) · A_groupᵀ) · B_blockᵀ, in f32 (PEFT casts x to the adapter dtype).
+// y [N, out_group] += s · (dropout(x) · A_groupᵀ) · B_blockᵀ, in f32 (PEFT casts x to the adapter dtype): the
+// eager path, used for LoRA dropout while training (one mask per module, as PEFT draws them).
 torch::Tensor lora_add(const torch::Tensor& y, const torch::Tensor& x, const LoraWeights& w, std::int64_t layer, int g,
-                       bool frozen, bool train, const std::function<std::int64_t(int)>& out_of) {
+                       bool train, const std::function<std::int64_t(int)>& out_of) {
   const auto& L = w.layers[layer];
   if (!L.a[g].defined()) return y;
   torch::Tensor xf = x.scalar_type() == torch::kFloat ? x : x.to(torch::kFloat);
@@ -460,7 +459,7 @@ torch::Tensor lora_add(const torch::Tensor& y, const torch::Tensor& x, const Lor
   } else {
     u = at::matmul(xf, L.a[g].t());
   }
-  torch::Tensor bb = frozen ? L.b_block[g] : group_b(L, g, out_of);
+  torch::Tensor bb = group_b(L, g, out_of);
   const double s = w.spec.scale();
   if (y.scalar_type() == torch::kFloat) return at::addmm(y, u, bb.t(), 1.0, s);
   return y + at::mm(u, bb.t()).mul(s).to(y.scalar_type());
@@ -505,7 +504,6 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     sin_signed = emb.sin() * sign;
   }
   auto out_of = [&](int p) { return I.proj_out(p); };
-  const bool frozen = lora && lora != &policy_;
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
 
   // A frozen projection group with its LoRA deltas: the fused op, or (dropout while training) the eager
@@ -513,7 +511,7 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
   const bool eager_lora = lora && train && lora->spec.dropout > 0;
   auto project = [&](const torch::Tensor& in, std::int64_t l, int g, const torch::Tensor& w, const torch::Tensor& b) {
     if (!lora || !lora->layers[l].a[g].defined()) return at::linear(in, w, b);
-    if (eager_lora) return lora_add(at::linear(in, w, b), in, *lora, l, g, frozen, train, out_of);
+    if (eager_lora) return lora_add(at::linear(in, w, b), in, *lora, l, g, train, out_of);
     std::vector<torch::Tensor> bs;
     std::vector<std::int64_t> offs;
     std::int64_t off = 0;

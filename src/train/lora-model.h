@@ -52,7 +52,6 @@ struct LoraWeights {
   struct Layer {
     std::array<torch::Tensor, 4> a;
     std::array<torch::Tensor, kProjCount> b;
-    std::array<torch::Tensor, 4> b_block;  // frozen sets: block-diagonal B of each group, built once
   };
   std::vector<Layer> layers;
   // The A rows of one projection (a view), undefined when not targeted.
