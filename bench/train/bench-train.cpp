@@ -32,36 +32,49 @@ double median(std::vector<double> v) {
   return v.size() % 2 ? v[v.size() / 2] : 0.5 * (v[v.size() / 2 - 1] + v[v.size() / 2]);
 }
 
+double min_of(const std::vector<double>& v) { return v.empty() ? 0 : *std::min_element(v.begin(), v.end()); }
+
+// Rows of one (model, objective, dtype, impl) from several runs are pooled: run.sh alternates the two programs
+// so that both meet the same moments of a shared machine.
 int report(const fs::path& file) {
-  std::map<std::string, json> ours, py;  // key: model/objective/dtype
+  struct Pool {
+    json first;
+    std::vector<double> ms, cpu;
+    double rss = 0;
+  };
+  std::map<std::string, Pool> ours, py;  // key: model|objective|dtype
+  std::vector<std::string> order;
   ecpo::JsonlReader r(file);
   json j;
-  std::vector<std::string> order;
   while (r.next(j)) {
     const std::string key = j.value("model", "?") + "|" + j.value("objective", "?") + "|" + j.value("dtype", "?");
     if (!ours.count(key) && !py.count(key)) order.push_back(key);
-    (j["impl"] == "ecpo" ? ours : py)[key] = j;
+    Pool& p = (j["impl"] == "ecpo" ? ours : py)[key];
+    if (p.first.is_null()) p.first = j;
+    for (double v : j["step_ms"].get<std::vector<double>>()) p.ms.push_back(v);
+    for (double v : j["cpu_ms"].get<std::vector<double>>()) p.cpu.push_back(v);
+    p.rss = std::max(p.rss, j["peak_rss_mb"].get<double>());
   }
-  ecpo::Table t({"model", "objective", "dtype", "tokens/step", "ecpo ms/step", "python ms/step", "ratio",
-                 "ecpo CPU ms", "python CPU ms", "CPU ratio", "ecpo tok/s", "python tok/s", "ecpo RSS MB",
+  ecpo::Table t({"model", "objective", "dtype", "tokens/step", "steps", "ecpo ms/step med (min)", "python ms/step med (min)",
+                 "ratio med", "ratio min", "CPU ratio med", "ecpo tok/s", "python tok/s", "ecpo RSS MB",
                  "python RSS MB", "RSS ratio", "first loss ecpo / python"});
   for (const auto& key : order) {
     if (!ours.count(key) || !py.count(key)) continue;
-    const json &a = ours[key], &b = py[key];
-    const double ma = median(a["step_ms"].get<std::vector<double>>()), mb = median(b["step_ms"].get<std::vector<double>>());
-    const double ca = median(a["cpu_ms"].get<std::vector<double>>()), cb = median(b["cpu_ms"].get<std::vector<double>>());
-    const double tok = a["tokens"].get<double>();
-    const double ra = a["peak_rss_mb"].get<double>(), rb = b["peak_rss_mb"].get<double>();
-    t.row({a["model"], a["objective"], a["dtype"], fmt::format("{:.0f}", tok), fmt::format("{:.1f}", ma),
-           fmt::format("{:.1f}", mb), fmt::format("{:.2f}", ma / mb), fmt::format("{:.1f}", ca), fmt::format("{:.1f}", cb),
-           fmt::format("{:.2f}", ca / cb), fmt::format("{:.0f}", tok / ma * 1000), fmt::format("{:.0f}", tok / mb * 1000),
-           fmt::format("{:.0f}", ra), fmt::format("{:.0f}", rb), fmt::format("{:.2f}", ra / rb),
-           fmt::format("{:.4f} / {:.4f}", a["first_loss"].get<double>(), b["first_loss"].get<double>())});
+    const Pool &a = ours[key], &b = py[key];
+    const double ma = median(a.ms), mb = median(b.ms), na = min_of(a.ms), nb = min_of(b.ms);
+    const double tok = a.first["tokens"].get<double>();
+    t.row({a.first["model"], a.first["objective"], a.first["dtype"], fmt::format("{:.0f}", tok),
+           fmt::format("{} / {}", a.ms.size(), b.ms.size()), fmt::format("{:.1f} ({:.1f})", ma, na),
+           fmt::format("{:.1f} ({:.1f})", mb, nb), fmt::format("{:.2f}", ma / mb), fmt::format("{:.2f}", na / nb),
+           fmt::format("{:.2f}", median(a.cpu) / median(b.cpu)), fmt::format("{:.0f}", tok / na * 1000),
+           fmt::format("{:.0f}", tok / nb * 1000), fmt::format("{:.0f}", a.rss), fmt::format("{:.0f}", b.rss),
+           fmt::format("{:.2f}", a.rss / b.rss),
+           fmt::format("{:.4f} / {:.4f}", a.first["first_loss"].get<double>(), b.first["first_loss"].get<double>())});
   }
   t.print(std::cout);
-  std::cout << "ratio = ecpo / python wall time per step (median of the measured steps; goal <= 0.80); CPU = process "
-               "CPU time per step (both threads; steadier than wall time on a shared machine); RSS ratio = peak "
-               "resident memory of the two processes (goal <= 1)\n";
+  std::cout << "ratio = ecpo / python wall time per optimiser step (goal <= 0.80): median, and best step (min; the least "
+               "disturbed by other load on a shared machine); CPU = process CPU time per step (both threads); tok/s "
+               "at the best step; RSS = peak resident memory of each process (goal ratio <= 1)\n";
   return 0;
 }
 

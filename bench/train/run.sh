@@ -5,7 +5,8 @@
 # (reference log-probs cached on both sides), float32 and bfloat16 base, LoRA r 8 α 16 on all seven
 # projections, AdamW, clipping at 1.0. Prints step time, tokens/s and peak RSS of each process, with ratios.
 # Builds nothing: cmake --build BUILD --target ecpo bench_train first.
-# Usage: bench/train/run.sh [BUILD_DIR] [THREADS] [quick]     (~5 min at 2 threads; small model ~410 MB in $TMPDIR)
+# Usage: [ROUNDS=2] bench/train/run.sh [BUILD_DIR] [THREADS] [quick]   (~15 min at 2 threads on a busy 2-core
+# machine; the small model takes ~410 MB in $TMPDIR)
 set -euo pipefail
 BUILD=${1:-build}
 THREADS=${2:-2}
@@ -47,9 +48,13 @@ run_pair() {  # model objective dtype steps warmup
   /usr/bin/python3 "$ROOT/bench/train/ref_step.py" "$WORK/$1" "$WORK/$1-$2.jsonl" "$2" "$3" "$THREADS" "$4" "$5" "$1" \
     >> "$RESULTS"
 }
-for obj in sft dpo; do run_pair tiny "$obj" float32 20 3; done
-if [ -z "$QUICK" ]; then
-  for dt in float32 bfloat16; do for obj in sft dpo; do run_pair small "$obj" "$dt" 4 1; done; done
-fi
+# Each pair runs ROUNDS times, alternating the two programs, so both meet the same moments of a shared machine.
+ROUNDS=${ROUNDS:-2}
+for round in $(seq "$ROUNDS"); do
+  for obj in sft dpo; do run_pair tiny "$obj" float32 20 3; done
+  if [ -z "$QUICK" ]; then
+    for dt in float32 bfloat16; do for obj in sft dpo; do run_pair small "$obj" "$dt" 3 1; done; done
+  fi
+done
 echo "threads $THREADS, OMP_WAIT_POLICY=$OMP_WAIT_POLICY, load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 "$BENCH" --report "$RESULTS"
