@@ -13,5 +13,6 @@ void register_llm_commands(CLI::App& app);        // llm check, fake-server     
 void register_model_commands(CLI::App& app);      // generate, logits, model init     (cmd-model.cpp)
 void register_tokenize_commands(CLI::App& app);   // tokenize                          (cmd-tokenize.cpp)
 void register_serve_commands(CLI::App& app);      // serve                             (cmd-serve.cpp)
+void register_pipeline_commands(CLI::App& app);   // pipeline                          (cmd-pipeline.cpp)
 
 }  // namespace ecpo::cli

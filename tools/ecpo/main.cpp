@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   ecpo::cli::register_model_commands(app);
   ecpo::cli::register_tokenize_commands(app);
   ecpo::cli::register_serve_commands(app);
+  ecpo::cli::register_pipeline_commands(app);
 
   try {
     app.parse(argc, argv);
