@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The offline main job: sets up, builds, then runs the pipeline stages built so far on bundled synthetic
-# data (no network, no model): data synth → data import → tasks build → index build → retrieve.
+# data (no network, no model): data synth → data import → tasks build → index build → retrieve →
+# persona build --offline → simulate (rule agent × agenda user).
 # Output lands in runs/quickstart/. Env: BUILD_DIR (default build), JOBS, USERS (default 40), SEED (default 7).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +32,10 @@ TARGET=$(head -n 1 "$OUT/tasks/tasks_test.jsonl" | sed -n 's/.*"target_item_id":
 QUERY=$(grep -F "\"item_id\":\"$TARGET\"" "$OUT/tasks/items.jsonl" | head -n 1 | sed -n 's/.*"title":"\([^"]*\)".*/\1/p')
 echo "query: $QUERY"
 "$ECPO" retrieve --index "$OUT/index" --query "$QUERY" -k 5
+echo "== 6. personas by rules (no LLM): one per task user, all four AILO dimensions"
+"$ECPO" persona build --tasks "$OUT/tasks" --out "$OUT/personas.jsonl" --offline
+"$ECPO" persona diversity --personas "$OUT/personas.jsonl"
+echo "== 7. simulate: the rule agent with the agenda user on every test task (offline; heuristic EC)"
+"$ECPO" --no-progress simulate --tasks "$OUT/tasks" --split test --index "$OUT/index" --agent rule --user agenda \
+  --personas "$OUT/personas.jsonl" --out "$OUT/run-rule-agenda" --concurrency 2
 echo "== done: outputs in $OUT/"

@@ -13,6 +13,12 @@ void register_llm_commands(CLI::App& app);        // llm check, fake-server     
 void register_model_commands(CLI::App& app);      // generate, logits, model init     (cmd-model.cpp)
 void register_tokenize_commands(CLI::App& app);   // tokenize                          (cmd-tokenize.cpp)
 void register_serve_commands(CLI::App& app);      // serve                             (cmd-serve.cpp)
+<<<<<<< HEAD
 void register_pipeline_commands(CLI::App& app);   // pipeline                          (cmd-pipeline.cpp)
+=======
+void register_simulate_commands(CLI::App& app);   // simulate, simulate export         (cmd-simulate.cpp)
+void register_persona_commands(CLI::App& app);    // persona build, persona diversity  (cmd-persona.cpp)
+void register_chat_commands(CLI::App& app);       // chat                              (cmd-chat.cpp)
+>>>>>>> main
 
 }  // namespace ecpo::cli

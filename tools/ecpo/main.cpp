@@ -64,6 +64,9 @@ int main(int argc, char** argv) {
   ecpo::cli::register_model_commands(app);
   ecpo::cli::register_tokenize_commands(app);
   ecpo::cli::register_serve_commands(app);
+  ecpo::cli::register_simulate_commands(app);
+  ecpo::cli::register_persona_commands(app);
+  ecpo::cli::register_chat_commands(app);
   ecpo::cli::register_pipeline_commands(app);
 
   try {

@@ -1,0 +1,103 @@
+// The rule agent (no LLM): asks about preferences on its first turn; afterwards it searches with what the
+// user has said (the content words of the user's utterances, newest first, each once) and recommends the best hit it has not recommended
+// yet (asks for more when every hit was already tried). It keeps the ActCRS scratchpad and records, for
+// each step, exactly the zero-shot ActCRS messages an LLM agent would have seen in that state and its
+// action as grammar text — so its successful turns are SFT rows for a student served as actcrs (D13).
+// Wording: prompts/agent/<domain>/rule.txt.
+#include <set>
+
+#include "agent/actcrs-prompt.h"
+#include "agent/agents.h"
+#include "sim/phrase-book.h"
+#include "util/error.h"
+#include "util/text.h"
+
+namespace ecpo::agent {
+
+namespace {
+
+class RuleAgent : public Agent {
+ public:
+  explicit RuleAgent(const AgentDeps& deps) : deps_(deps), pb_(sim::PhraseBook::load("agent", deps.domain, "rule")) {
+    for (auto& w : sim::normalized_words(pb_.first("stopwords"))) stop_.insert(w);
+    prompt_.domain = deps_.domain;
+    prompt_.variant = deps_.options.prompt;
+    prompt_.description_chars = deps_.options.description_chars;
+  }
+
+  std::string kind() const override { return "rule"; }
+
+  AgentTurn act(const sim::Dialogue& dialogue) override {
+    pad_.add_user(sim::last_utterance(dialogue, "user"));
+    AgentTurn turn;
+    if (turns_++ == 0) return emit(turn, {ActionType::ask, pb_.first("ask")});
+    // Search with the user's words, newest first (the latest answer matters most).
+    std::vector<std::string> said;
+    for (auto it = dialogue.rbegin(); it != dialogue.rend(); ++it)
+      if (it->speaker == "user") said.push_back(it->text);
+    // The content words, each once (normalised, first occurrence), at most 48: the terms BM25 ranks by,
+    // without the filler ("I'm in the mood for", "would be great").
+    std::vector<std::string> words;
+    std::set<std::string> seen;
+    for (const auto& w : sim::normalized_words(join(said, " ")))
+      if (w.size() > 2 && !stop_.count(w) && seen.insert(w).second && words.size() < 48) words.push_back(w);
+    std::string query = words.empty() ? collapse_whitespace(join(said, " ")) : join(words, " ");
+    emit(turn, {ActionType::search, query});
+    std::vector<const data::Item*> hits = retrieve_items(deps_, query, turn.steps.back());
+    pad_.add_results(hits);
+    for (const auto* it : hits) {
+      if (recommended_.count(it->item_id)) continue;
+      recommended_.insert(it->item_id);
+      std::string summary = first_sentence(it->description);
+      std::string text = sim::fill_phrase(pb_.first(summary.empty() ? "recommend.bare" : "recommend"),
+                                          {{"title", it->title}, {"summary", summary}});
+      return emit(turn, {ActionType::recommend, text});
+    }
+    return emit(turn, {ActionType::ask, pb_.first("ask_more")});
+  }
+
+ private:
+  static std::string first_sentence(const std::string& d) {
+    std::string s = collapse_whitespace(d);
+    auto p = s.find(". ");
+    if (p != std::string::npos) s = s.substr(0, p);
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    if (s.size() > 140) s = s.substr(0, s.rfind(' ', 140));
+    // Brackets would make the Recommend[...] argument unbalanced; a rule never emits an invalid action.
+    for (char& c : s) {
+      if (c == '[') c = '(';
+      if (c == ']') c = ')';
+    }
+    return s;
+  }
+
+  AgentTurn& emit(AgentTurn& turn, Action a) {
+    AgentStep step;
+    step.kind = "rule";
+    step.messages = render_actcrs_messages(pad_, prompt_);
+    step.output = format_action(a);
+    step.action = a;
+    step.valid = parse_action(step.output).has_value();  // false only for a title with unbalanced brackets
+    if (!step.valid) parse_action(step.output, &step.parse_error);
+    turn.steps.push_back(step);
+    pad_.add_action(step.output);
+    if (a.type != ActionType::search) {
+      turn.reply = a.argument;
+      turn.act = action_type_name(a.type);
+    }
+    return turn;
+  }
+
+  AgentDeps deps_;
+  const sim::PhraseBook& pb_;
+  ActPromptOptions prompt_;
+  Scratchpad pad_;
+  int turns_ = 0;
+  std::set<std::string> recommended_, stop_;
+};
+
+}  // namespace
+
+std::unique_ptr<Agent> make_rule_agent(const AgentDeps& deps) { return std::make_unique<RuleAgent>(deps); }
+
+}  // namespace ecpo::agent
