@@ -17,6 +17,8 @@ PACKAGES=(
   libzstd-dev libxxhash-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev
+  # headless rendering of the HTML report in its test (the test skips with a message without it)
+  chromium
 )
 
 SUDO=""

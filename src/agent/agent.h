@@ -5,6 +5,7 @@
 // Agents never see the target item. Not here: the grammar (action.h), prompt rendering (actcrs-prompt.h).
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,9 @@ struct AgentOptions {
   std::size_t top_k = 5;
   std::size_t max_search_chain = 3;     // further actions after a Search in one turn
   std::size_t description_chars = 240;  // item description cut in observations (compact: 120)
+  // Offline tree sampling (mtpo/tree.h): when set, the rule agent lists the user-facing actions it could take
+  // this turn — its own choice first — and emits candidates[choose(turn, candidates)] (out of range: its own).
+  std::function<std::size_t(int turn, const std::vector<Action>& candidates)> choose;
 };
 
 struct AgentDeps {

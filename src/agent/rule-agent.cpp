@@ -1,6 +1,8 @@
 // The rule agent (no LLM): asks about preferences on its first turn; afterwards it searches with what the
 // user has said (the content words of the user's utterances, newest first, each once) and recommends the best hit it has not recommended
-// yet (asks for more when every hit was already tried). It keeps the ActCRS scratchpad and records, for
+// yet (asks for more when every hit was already tried). AgentOptions::choose (offline tree sampling) may pick
+// another of its candidate actions: any ask variant on the first turn, later any hit not recommended yet or
+// asking for more. It keeps the ActCRS scratchpad and records, for
 // each step, exactly the zero-shot ActCRS messages an LLM agent would have seen in that state and its
 // action as grammar text — so its successful turns are SFT rows for a student served as actcrs (D13).
 // Wording: prompts/agent/<domain>/rule.txt.
@@ -30,7 +32,12 @@ class RuleAgent : public Agent {
   AgentTurn act(const sim::Dialogue& dialogue) override {
     pad_.add_user(sim::last_utterance(dialogue, "user"));
     AgentTurn turn;
-    if (turns_++ == 0) return emit(turn, {ActionType::ask, pb_.first("ask")});
+    const int turn_index = turns_++;
+    if (turn_index == 0) {
+      std::vector<Action> asks;
+      for (const auto& a : pb_.all("ask")) asks.push_back({ActionType::ask, a});
+      return emit(turn, asks[pick(turn_index, asks)]);
+    }
     // Search with the user's words, newest first (the latest answer matters most).
     std::vector<std::string> said;
     for (auto it = dialogue.rbegin(); it != dialogue.rend(); ++it)
@@ -45,15 +52,22 @@ class RuleAgent : public Agent {
     emit(turn, {ActionType::search, query});
     std::vector<const data::Item*> hits = retrieve_items(deps_, query, turn.steps.back());
     pad_.add_results(hits);
+    // Candidates: every hit not recommended yet (best first), then asking for more; the rule takes the first.
+    std::vector<Action> cands;
+    std::vector<const data::Item*> items;
     for (const auto* it : hits) {
       if (recommended_.count(it->item_id)) continue;
-      recommended_.insert(it->item_id);
       std::string summary = first_sentence(it->description);
       std::string text = sim::fill_phrase(pb_.first(summary.empty() ? "recommend.bare" : "recommend"),
                                           {{"title", it->title}, {"summary", summary}});
-      return emit(turn, {ActionType::recommend, text});
+      cands.push_back({ActionType::recommend, text});
+      items.push_back(it);
     }
-    return emit(turn, {ActionType::ask, pb_.first("ask_more")});
+    cands.push_back({ActionType::ask, pb_.first("ask_more")});
+    items.push_back(nullptr);
+    const std::size_t k = pick(turn_index, cands);
+    if (items[k]) recommended_.insert(items[k]->item_id);
+    return emit(turn, cands[k]);
   }
 
  private:
@@ -69,6 +83,13 @@ class RuleAgent : public Agent {
       if (c == ']') c = ')';
     }
     return s;
+  }
+
+  // The candidate to emit: the first, unless options.choose (offline tree sampling) picks another.
+  std::size_t pick(int turn_index, const std::vector<Action>& cands) const {
+    if (!deps_.options.choose) return 0;
+    const std::size_t k = deps_.options.choose(turn_index, cands);
+    return k < cands.size() ? k : 0;
   }
 
   AgentTurn& emit(AgentTurn& turn, Action a) {

@@ -19,6 +19,15 @@ void register_pipeline_commands(CLI::App& app);   // pipeline                   
 void register_simulate_commands(CLI::App& app);   // simulate, simulate export         (cmd-simulate.cpp)
 void register_persona_commands(CLI::App& app);    // persona build, persona diversity  (cmd-persona.cpp)
 void register_chat_commands(CLI::App& app);       // chat                              (cmd-chat.cpp)
+<<<<<<< HEAD
+>>>>>>> main
+=======
+void register_sgpt_commands(CLI::App& app);       // sgpt                              (cmd-sgpt.cpp)
+void register_rewrite_commands(CLI::App& app);    // rewrite                           (cmd-rewrite.cpp)
+void register_pairs_commands(CLI::App& app);      // pairs export                      (cmd-pairs.cpp)
+void register_judge_commands(CLI::App& app);      // judge                             (cmd-judge.cpp)
+void register_report_commands(CLI::App& app);     // report                            (cmd-report.cpp)
+void register_mtpo_commands(CLI::App& app);       // mtpo                              (cmd-mtpo.cpp)
 >>>>>>> main
 
 }  // namespace ecpo::cli

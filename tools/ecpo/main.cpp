@@ -67,6 +67,12 @@ int main(int argc, char** argv) {
   ecpo::cli::register_simulate_commands(app);
   ecpo::cli::register_persona_commands(app);
   ecpo::cli::register_chat_commands(app);
+  ecpo::cli::register_sgpt_commands(app);
+  ecpo::cli::register_rewrite_commands(app);
+  ecpo::cli::register_pairs_commands(app);
+  ecpo::cli::register_judge_commands(app);
+  ecpo::cli::register_report_commands(app);
+  ecpo::cli::register_mtpo_commands(app);
   ecpo::cli::register_pipeline_commands(app);
 
   try {
