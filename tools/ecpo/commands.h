@@ -13,21 +13,15 @@ void register_llm_commands(CLI::App& app);        // llm check, fake-server     
 void register_model_commands(CLI::App& app);      // generate, logits, model init     (cmd-model.cpp)
 void register_tokenize_commands(CLI::App& app);   // tokenize                          (cmd-tokenize.cpp)
 void register_serve_commands(CLI::App& app);      // serve                             (cmd-serve.cpp)
-<<<<<<< HEAD
-void register_pipeline_commands(CLI::App& app);   // pipeline                          (cmd-pipeline.cpp)
-=======
 void register_simulate_commands(CLI::App& app);   // simulate, simulate export         (cmd-simulate.cpp)
 void register_persona_commands(CLI::App& app);    // persona build, persona diversity  (cmd-persona.cpp)
 void register_chat_commands(CLI::App& app);       // chat                              (cmd-chat.cpp)
-<<<<<<< HEAD
->>>>>>> main
-=======
 void register_sgpt_commands(CLI::App& app);       // sgpt                              (cmd-sgpt.cpp)
 void register_rewrite_commands(CLI::App& app);    // rewrite                           (cmd-rewrite.cpp)
 void register_pairs_commands(CLI::App& app);      // pairs export                      (cmd-pairs.cpp)
 void register_judge_commands(CLI::App& app);      // judge                             (cmd-judge.cpp)
 void register_report_commands(CLI::App& app);     // report                            (cmd-report.cpp)
 void register_mtpo_commands(CLI::App& app);       // mtpo                              (cmd-mtpo.cpp)
->>>>>>> main
+void register_pipeline_commands(CLI::App& app);   // pipeline                          (cmd-pipeline.cpp)
 
 }  // namespace ecpo::cli
