@@ -283,7 +283,7 @@ std::vector<Stage> plan_stages(const Recipe& r) {
     s.hashed = {"trajectories.jsonl"};
     if (is_student)
       s.files = [=](const fs::path& run) {
-        return std::vector<std::pair<std::string, std::string>>{{"roles.yaml", student_roles(run, adapter_stage)}};
+        return std::vector<std::pair<std::string, std::string>>{{name + ".roles.yaml", student_roles(run, adapter_stage)}};
       };
     s.commands = [=](const fs::path& work, const fs::path& run, bool resume) {
       Argv a = {"simulate", "--tasks", (run / "tasks").string(), "--split", split, "--index",
@@ -291,7 +291,7 @@ std::vector<Stage> plan_stages(const Recipe& r) {
                 (run / "personas" / "personas.jsonl").string(), "--out", work.string(),
                 "--limit", std::to_string(limit), "--seed", seed};
       if (offset > 0) a.insert(a.end(), {"--offset", std::to_string(offset)});
-      if (is_student) a.insert(a.end(), {"--roles", (work / "roles.yaml").string()});
+      if (is_student) a.insert(a.end(), {"--roles", (run / (name + ".roles.yaml")).string()});
       else if (!offline) a.insert(a.end(), {"--roles", absolute_of(roles).string()});
       for (const char* k : {"turns", "top_k", "concurrency"})
         if (sim.contains(k)) {

@@ -34,7 +34,8 @@ struct Stage {
   // directory that is renamed into place only when all its commands succeeded.
   bool resumable = false;
   // Files a stage writes before its commands (e.g. the roles file that points the agent at a student
-  // adapter): name relative to the work dir → content.
+  // adapter): name relative to the run tree (beside the stage's directory, which its verb wants empty) →
+  // content.
   std::function<std::vector<std::pair<std::string, std::string>>(const std::filesystem::path& run)> files;
   // The commands, given the directory to write into (`work`) and the run tree (`run`, where the finished
   // upstream stages live). `resume` asks a resumable stage to continue what is in `work`.

@@ -29,7 +29,6 @@ namespace ecpo::pipeline {
 
 namespace {
 
-constexpr const char* kPendingFile = ".stage-pending.json";
 
 std::string now_utc() {
   std::time_t t = std::time(nullptr);
@@ -166,7 +165,8 @@ std::vector<StageState> pipeline_run(const Recipe& r, const std::vector<Stage>& 
     bool resume = false;
     if (s.resumable) {
       work = dir;
-      const fs::path pending = dir / kPendingFile;
+      // The fingerprint of a simulation in progress lives beside its directory (the verb wants --out empty).
+      const fs::path pending = r.out_dir / (s.name + ".pending");
       const bool same_run = fs::exists(pending) && read_file(pending) == fp;
       if (fs::exists(dir) && (stamp || !same_run || forced)) fs::remove_all(dir);
       else if (fs::exists(dir) && same_run) resume = !fs::is_empty(dir) && fs::exists(dir / "run.db");
@@ -179,7 +179,7 @@ std::vector<StageState> pipeline_run(const Recipe& r, const std::vector<Stage>& 
       fs::create_directories(work);
     }
     if (s.files)
-      for (const auto& [name, content] : s.files(r.out_dir)) write_file_atomic(work / name, content);
+      for (const auto& [name, content] : s.files(r.out_dir)) write_file_atomic(r.out_dir / name, content);
 
     const fs::path log_path = r.out_dir / "logs" / (s.name + ".log");
     std::ofstream log(log_path, std::ios::app);
@@ -211,7 +211,7 @@ std::vector<StageState> pipeline_run(const Recipe& r, const std::vector<Stage>& 
     st.finished_at = now_utc();
     stamp_write(work, st);
     if (s.resumable) {
-      fs::remove(work / kPendingFile);
+      fs::remove(r.out_dir / (s.name + ".pending"));
     } else {
       fs::remove_all(dir);
       fs::rename(work, dir);

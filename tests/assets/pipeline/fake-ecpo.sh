@@ -29,7 +29,7 @@ case "$verb" in
   "index build") w "$out/index.json" ;;
   simulate)
     mkdir -p "$out"; [ $resume = 1 ] && [ ! -f "$out/run.db" ] && { echo "--resume without run.db" >&2; exit 4; }
-    [ -f "$out/run.db" ] && [ $resume = 0 ] && { echo "non-empty run dir without --resume" >&2; exit 5; }
+    [ -n "$(ls -A "$out")" ] && [ $resume = 0 ] && { echo "non-empty run dir without --resume" >&2; exit 5; }
     w "$out/run.db"
     [ "${FAKE_SLEEP:-}" = "$verb" ] && [ $resume = 0 ] && sleep 30
     w "$out/trajectories.jsonl"; echo "{\"sr\":0.5,\"wall_s\":$RANDOM}" > "$out/metrics.json" ;;
