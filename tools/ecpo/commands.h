@@ -23,5 +23,7 @@ void register_judge_commands(CLI::App& app);      // judge                      
 void register_report_commands(CLI::App& app);     // report                            (cmd-report.cpp)
 void register_mtpo_commands(CLI::App& app);       // mtpo                              (cmd-mtpo.cpp)
 void register_pipeline_commands(CLI::App& app);   // pipeline                          (cmd-pipeline.cpp)
+void register_train_commands(CLI::App& app);      // train sft|dpo|kto|simpo|eval, model merge (cmd-train.cpp;
+                                                  // after register_model_commands: merge joins `model`)
 
 }  // namespace ecpo::cli

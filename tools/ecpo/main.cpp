@@ -27,7 +27,7 @@ namespace {
 // costs ~0.4 s. If the re-exec fails we simply go on with the default policy.
 void ensure_passive_openmp(int argc, char** argv) {
   if (std::getenv("OMP_WAIT_POLICY")) return;
-  static const char* torch_verbs[] = {"generate", "logits", "embed", "serve", "index", "retrieve", "llm"};
+  static const char* torch_verbs[] = {"generate", "logits", "embed", "serve", "index", "retrieve", "llm", "train"};
   bool computes = false;
   for (int i = 1; i < argc && !computes; ++i)
     for (const char* v : torch_verbs)
@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   ecpo::cli::register_report_commands(app);
   ecpo::cli::register_mtpo_commands(app);
   ecpo::cli::register_pipeline_commands(app);
+  ecpo::cli::register_train_commands(app);
 
   try {
     app.parse(argc, argv);
