@@ -277,7 +277,7 @@ std::vector<Stage> plan_stages(const Recipe& r) {
     s.deps = deps;
     s.config = {{"simulate", sim},   {"split", split},           {"offset", offset}, {"limit", limit},
                 {"agent", agent},    {"student", is_student},    {"seed", seed},     {"roles", roles_json},
-                {"student_cfg", is_student ? student : json()}};
+                {"student_cfg", is_student ? student : json()}, {"expert_cfg", is_student ? json() : expert}};
     s.external = roles_external;
     s.outputs = {"trajectories.jsonl", "metrics.json"};
     s.hashed = {"trajectories.jsonl"};
@@ -299,6 +299,11 @@ std::vector<Stage> plan_stages(const Recipe& r) {
           std::replace(flag.begin(), flag.end(), '_', '-');
           a.insert(a.end(), {"--" + flag, str(sim[k])});
         }
+      // key=value settings of `ecpo simulate`: the shared ones, then the expert's or the student's own.
+      for (const auto& kv : string_list(sim.value("settings", json()), "simulate.settings")) a.push_back(kv);
+      for (const auto& kv : string_list((is_student ? student : expert).value("settings", json()),
+                                        is_student ? "student.settings" : "expert.settings"))
+        a.push_back(kv);
       if (resume) a.push_back("--resume");
       return std::vector<Argv>{a};
     };
@@ -311,15 +316,24 @@ std::vector<Stage> plan_stages(const Recipe& r) {
 
   // ---- sgpt ---------------------------------------------------------------------------------------------
   {
+    // The rows keep the prompt variant the student is served with: sgpt.prompt, else the agent.prompt the
+    // simulations are told (a compact expert run cannot be re-rendered as zero-shot, nor the reverse).
+    std::string sgpt_prompt = sgpt.contains("prompt") ? str(sgpt["prompt"]) : "";
+    if (sgpt_prompt.empty())
+      for (const json* list : {&sim, &expert})
+        for (const auto& kv : string_list(list->value("settings", json()), "settings"))
+          if (starts_with(kv, "agent.prompt=")) sgpt_prompt = kv.substr(13);
     Stage s;
     s.name = "sgpt";
     s.what = "SFT rows from the expert's successful episodes";
     s.deps = {"sim-expert"};
-    s.config = {{"sgpt", sgpt}};
+    s.config = {{"sgpt", sgpt}, {"prompt", sgpt_prompt}};
     s.outputs = {"sft.jsonl"};
     s.commands = [=](const fs::path& work, const fs::path& run, bool) {
-      return std::vector<Argv>{{"sgpt", "--run", (run / "sim-expert").string(), "--out",
-                                (work / "sft.jsonl").string(), "--format", sgpt.value("format", std::string("ecpo"))}};
+      Argv a = {"sgpt", "--run", (run / "sim-expert").string(), "--out", (work / "sft.jsonl").string(), "--format",
+                sgpt.value("format", std::string("ecpo"))};
+      if (!sgpt_prompt.empty()) a.insert(a.end(), {"--prompt", sgpt_prompt});
+      return std::vector<Argv>{a};
     };
     st.push_back(std::move(s));
   }
