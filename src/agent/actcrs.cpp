@@ -66,7 +66,7 @@ class ActCrsAgent : public Agent {
       if (!a) {
         // The scratchpad keeps what the model wrote (its first line) and a note that it was invalid.
         std::string raw = trim(split(turn.steps.back().output, '\n', true).front());
-        if (raw.size() > 200) raw = raw.substr(0, 200);
+        if (raw.size() > 200) raw = utf8_sanitize(raw.substr(0, 200));  // the cut may split a character
         pad_.add_action(raw);
         pad_.add_note(sim::domain_prompt("agent", deps_.domain, "invalid-note"));
         return fail(turn, "invalid action after one re-ask: " + turn.steps.back().parse_error);

@@ -220,8 +220,9 @@ SimulateSummary simulate(const SimulateOptions& o) {
   if (!o.personas.empty()) require_exists(o.personas, "personas file", "run `ecpo persona build` or drop --personas");
 
   std::vector<data::Task> tasks = data::read_tasks(tasks_file);
+  if (o.offset > 0) tasks.erase(tasks.begin(), tasks.begin() + static_cast<std::ptrdiff_t>(std::min(o.offset, tasks.size())));
   if (o.limit > 0 && tasks.size() > o.limit) tasks.resize(o.limit);
-  if (tasks.empty()) throw Error("no tasks to run", tasks_file.string(), "check --split and --limit");
+  if (tasks.empty()) throw Error("no tasks to run", tasks_file.string(), "check --split, --offset and --limit");
   auto catalog = std::make_shared<sim::ItemCatalog>(sim::ItemCatalog::load(o.tasks / "items.jsonl"));
   const std::string domain = catalog->domain();
   if (domain.empty())
@@ -327,6 +328,7 @@ SimulateSummary simulate(const SimulateOptions& o) {
               {"turns", o.turns},
               {"seed", o.seed},
               {"limit", o.limit},
+              {"offset", o.offset},
               {"concurrency", o.concurrency},
               {"sim", {{"final_rating", ro.final_rating}, {"extra_raters", ro.extra_raters}, {"leak_threshold", ro.leak_threshold},
                       {"parallel_ec", ro.parallel_ec}}},

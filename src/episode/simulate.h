@@ -27,6 +27,7 @@ struct SimulateOptions {
   std::filesystem::path roles;     // roles YAML; empty → llm::default_roles_path() (only when a role is needed)
   std::filesystem::path out;       // RUNDIR
   std::size_t limit = 0;           // first N tasks of the split; 0 = all
+  std::size_t offset = 0;          // skip the first N tasks of the split before --limit (disjoint task sets)
   int turns = 5;
   std::size_t top_k = 5;
   std::size_t concurrency = 32;

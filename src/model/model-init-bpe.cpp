@@ -213,6 +213,58 @@ nlohmann::json bpe_tokenizer_json(const BpeVocab& vocab, const std::vector<std::
   return j;
 }
 
+namespace {
+
+void collect_texts(const nlohmann::json& j, bool text_key, std::string& out) {
+  static const std::vector<std::string> keys = {"content", "text",        "prompt", "chosen", "rejected",
+                                                "completion", "instruction", "input",  "output"};
+  if (j.is_string()) {
+    if (text_key) {
+      out += j.get<std::string>();
+      out.push_back('\n');
+    }
+  } else if (j.is_array()) {
+    for (const auto& e : j) collect_texts(e, text_key, out);
+  } else if (j.is_object()) {
+    for (const auto& [k, v] : j.items())
+      collect_texts(v, text_key || std::find(keys.begin(), keys.end(), k) != keys.end(), out);
+  }
+}
+
+}  // namespace
+
+std::string bpe_corpus_from_file(const fs::path& file) {
+  if (!fs::exists(file)) throw Error("BPE corpus not found", file.string(), "pass a text file or JSONL rows to --corpus");
+  const std::string raw = read_file(file);
+  std::string out;
+  bool jsonl = true, first = true;
+  std::size_t line_no = 0, start = 0;
+  while (jsonl && start < raw.size()) {
+    std::size_t end = raw.find('\n', start);
+    if (end == std::string::npos) end = raw.size();
+    const std::string line = raw.substr(start, end - start);
+    start = end + 1;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+      if (first) {  // the first line is not a JSON object: the file is plain text
+        jsonl = false;
+        break;
+      }
+      throw Error("not a JSON object (the file's first line is, so it is read as JSONL)",
+                  file.string() + ":" + std::to_string(line_no), "fix the line, or pass plain text");
+    }
+    first = false;
+    collect_texts(j, false, out);
+  }
+  if (!jsonl) out = raw;
+  if (out.empty())
+    throw Error("the BPE corpus has no text", file.string(),
+                "JSONL rows need content/text/prompt/chosen/rejected/completion strings");
+  return out;
+}
+
 std::string bpe_default_corpus() { return read_file(data_file(DataDir::resources, "model/bpe-corpus.txt")); }
 
 }  // namespace ecpo::model

@@ -26,6 +26,19 @@ const char* kChatMlTemplate =
     "{%- for message in messages %}{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
     "'<|im_end|>' + '\\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
 
+// The named special tokens are the last ids of the vocabulary: BOS / EOS ids follow the vocabulary size.
+void set_special_ids(InitSpec& s) {
+  HfConfig& c = s.config;
+  const std::int64_t n = c.vocab_size - static_cast<std::int64_t>(s.special_tokens.size());
+  if (c.model_type == "llama") {
+    c.bos_token_ids = {n};             // <|begin_of_text|>
+    c.eos_token_ids = {n + 1, n + 4};  // <|end_of_text|>, <|eot_id|>
+  } else {
+    c.bos_token_ids = {n};             // <|endoftext|> (Qwen2 has no BOS in prompts; kept for completeness)
+    c.eos_token_ids = {n, n + 2};      // <|endoftext|>, <|im_end|>
+  }
+}
+
 }  // namespace
 
 InitSpec init_spec_preset(const std::string& preset, const std::string& arch) {
@@ -67,18 +80,46 @@ InitSpec init_spec_preset(const std::string& preset, const std::string& arch) {
     c.rope_scaling.low_freq_factor = 1.0;
     c.rope_scaling.high_freq_factor = 4.0;
     c.rope_scaling.original_max_position_embeddings = 8192;
-    const std::int64_t n = c.vocab_size - static_cast<std::int64_t>(s.special_tokens.size());
-    c.bos_token_ids = {n};                 // <|begin_of_text|>
-    c.eos_token_ids = {n + 1, n + 4};      // <|end_of_text|>, <|eot_id|>
   } else {
     c.rope_theta = 1000000.0;
     c.attention_bias = true;  // Qwen2: q/k/v biases
-    const std::int64_t n = c.vocab_size - static_cast<std::int64_t>(s.special_tokens.size());
-    c.bos_token_ids = {n};                 // <|endoftext|> (Qwen2 has no BOS in prompts; kept for completeness)
-    c.eos_token_ids = {n, n + 2};          // <|endoftext|>, <|im_end|>
   }
+  set_special_ids(s);
   c.torch_dtype = "float32";
   return s;
+}
+
+void apply_init_sizes(InitSpec& s, const InitSizes& z) {
+  HfConfig& c = s.config;
+  if (z.vocab > 0) c.vocab_size = z.vocab;
+  if (z.hidden > 0) c.hidden_size = z.hidden;
+  if (z.layers > 0) c.num_hidden_layers = z.layers;
+  if (z.heads > 0) c.num_attention_heads = z.heads;
+  if (z.kv_heads > 0) c.num_key_value_heads = z.kv_heads;
+  else if (z.heads > 0 && c.num_key_value_heads > c.num_attention_heads) c.num_key_value_heads = c.num_attention_heads;
+  if (z.intermediate > 0) c.intermediate_size = z.intermediate;
+  if (z.max_positions > 0) c.max_position_embeddings = z.max_positions;
+  if (z.tie >= 0) c.tie_word_embeddings = z.tie != 0;
+  if (z.init_std > 0) s.init_std = z.init_std;
+  if (z.embed_std > 0) s.embed_std = z.embed_std;
+  const std::int64_t min_vocab = 256 + static_cast<std::int64_t>(s.special_tokens.size());
+  if (c.vocab_size < min_vocab)
+    throw Error("vocabulary of " + std::to_string(c.vocab_size) + " tokens is too small", "--vocab",
+                "a byte-level BPE needs 256 byte tokens + " + std::to_string(s.special_tokens.size()) +
+                    " special tokens: use at least " + std::to_string(min_vocab));
+  if (c.hidden_size % c.num_attention_heads != 0)
+    throw Error("hidden size " + std::to_string(c.hidden_size) + " is not a multiple of " +
+                    std::to_string(c.num_attention_heads) + " heads", "--hidden/--heads", "e.g. --hidden 128 --heads 4");
+  if (c.num_attention_heads % c.num_key_value_heads != 0)
+    throw Error(std::to_string(c.num_attention_heads) + " heads do not split into " +
+                    std::to_string(c.num_key_value_heads) + " kv heads", "--kv-heads", "use a divisor of --heads");
+  if ((c.hidden_size / c.num_attention_heads) % 2 != 0)
+    throw Error("head dimension " + std::to_string(c.hidden_size / c.num_attention_heads) + " is odd (RoPE rotates pairs)",
+                "--hidden/--heads", "make hidden / heads even");
+  if (c.num_hidden_layers < 1 || c.intermediate_size < 1 || c.max_position_embeddings < 2)
+    throw Error("layers, intermediate size and max positions must be positive", "--layers/--intermediate/--max-positions");
+  c.head_dim = c.hidden_size / c.num_attention_heads;
+  set_special_ids(s);
 }
 
 std::vector<TensorData> init_weights(const InitSpec& spec, std::uint64_t seed) {
@@ -88,10 +129,10 @@ std::vector<TensorData> init_weights(const InitSpec& spec, std::uint64_t seed) {
   struct Shape {
     std::string name;
     std::vector<std::int64_t> shape;
-    int kind;  // 0 matrix/bias: N(0, std²); 1 norm: 1 + N(0, 0.1²)
+    int kind;  // 0 matrix/bias: N(0, init_std²); 1 norm: 1 + N(0, 0.1²); 2 embeddings: N(0, embed_std²)
   };
-  std::vector<Shape> shapes = {{"model.embed_tokens.weight", {V, C}, 0}, {"model.norm.weight", {C}, 1}};
-  if (!c.tie_word_embeddings) shapes.push_back({"lm_head.weight", {V, C}, 0});
+  std::vector<Shape> shapes = {{"model.embed_tokens.weight", {V, C}, 2}, {"model.norm.weight", {C}, 1}};
+  if (!c.tie_word_embeddings) shapes.push_back({"lm_head.weight", {V, C}, 2});
   for (std::int64_t l = 0; l < c.num_hidden_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     shapes.push_back({p + "input_layernorm.weight", {C}, 1});
@@ -112,13 +153,14 @@ std::vector<TensorData> init_weights(const InitSpec& spec, std::uint64_t seed) {
   }
   std::sort(shapes.begin(), shapes.end(), [](const Shape& a, const Shape& b) { return a.name < b.name; });
   Rng normal(seed);  // Box–Muller normals from our own uniform: identical on every platform
+  const double embed_std = spec.embed_std > 0 ? spec.embed_std : spec.init_std;
   std::vector<TensorData> out;
   for (const auto& s : shapes) {
     std::int64_t n = 1;
     for (auto d : s.shape) n *= d;
     std::vector<float> v(static_cast<std::size_t>(n));
-    for (auto& x : v) x = s.kind == 1 ? static_cast<float>(1.0 + 0.1 * normal.normal())
-                                      : static_cast<float>(spec.init_std * normal.normal());
+    const double std = s.kind == 2 ? embed_std : spec.init_std;
+    for (auto& x : v) x = s.kind == 1 ? static_cast<float>(1.0 + 0.1 * normal.normal()) : static_cast<float>(std * normal.normal());
     out.push_back({s.name, spec.dtype, s.shape, pack_floats(v, spec.dtype)});
   }
   return out;
@@ -134,6 +176,7 @@ void model_init(const fs::path& out_dir, const InitSpec& spec0, std::uint64_t se
 
   nlohmann::json cfg = c.to_json();
   cfg["initializer_range"] = spec.init_std;
+  if (spec.embed_std > 0 && spec.embed_std != spec.init_std) cfg["embedding_init_std"] = spec.embed_std;
   write_json_file(out_dir / "config.json", cfg);
 
   nlohmann::json gen;

@@ -1,5 +1,7 @@
 // CLI verbs of the model engine (see commands.h). Thin: flags → library call → summary.
 //   ecpo model init --preset tiny|small --out DIR [--arch llama|qwen2] [--seed S] [--dtype f32|bf16]
+//                   [--corpus FILE] [--vocab N] [--hidden N] [--layers N] [--heads N] [--kv-heads N]
+//                   [--intermediate N] [--max-positions N] [--tie 0|1] [--init-std X] [--embed-std X]
 //   ecpo model convert-llama2c --in FILE.bin --out DIR
 //   ecpo generate --model DIR [--adapter DIR] (--prompt TEXT [--chat] [--system TEXT] | --ids 1,2,3) [--max-tokens N] ...
 //   ecpo logits --model DIR [--adapter DIR] (--ids 1,2,3 | --prompt TEXT) [--top K] [--json]
@@ -74,22 +76,43 @@ void register_model_commands(CLI::App& app) {
     auto out = std::make_shared<std::string>();
     auto dtype = std::make_shared<std::string>("f32");
     auto seed = std::make_shared<std::uint64_t>(0);
+    auto corpus = std::make_shared<std::string>();
+    auto sizes = std::make_shared<model::InitSizes>();
     c->add_option("--preset", *preset, "tiny (vocab 512, hidden 64, 2 layers) or small (~102M params)")
         ->capture_default_str();
     c->add_option("--arch", *arch, "llama (Llama-3 style) or qwen2 (q/k/v biases, ChatML tokens)")->capture_default_str();
     c->add_option("--out", *out, "output directory")->required();
     c->add_option("--seed", *seed, "random seed for the weights")->capture_default_str();
     c->add_option("--dtype", *dtype, "weight dtype written: f32, bf16 or f16")->capture_default_str();
+    c->add_option("--corpus", *corpus,
+                  "BPE training text: a text file, or JSONL rows whose message texts are used (e.g. SGPT rows); "
+                  "default resources/model/bpe-corpus.txt");
+    c->add_option("--vocab", sizes->vocab, "vocabulary size (BPE tokens + special tokens)");
+    c->add_option("--hidden", sizes->hidden, "hidden size");
+    c->add_option("--layers", sizes->layers, "decoder layers");
+    c->add_option("--heads", sizes->heads, "attention heads");
+    c->add_option("--kv-heads", sizes->kv_heads, "key/value heads (GQA)");
+    c->add_option("--intermediate", sizes->intermediate, "MLP intermediate size");
+    c->add_option("--max-positions", sizes->max_positions, "context length (max_position_embeddings)");
+    c->add_option("--tie", sizes->tie, "1: lm_head tied to the embeddings, 0: separate");
+    c->add_option("--init-std", sizes->init_std, "std of the random matrices");
+    c->add_option("--embed-std", sizes->embed_std, "std of the embeddings (and lm_head); default --init-std");
     c->callback([=] {
       model::InitSpec spec = model::init_spec_preset(*preset, *arch);
+      model::apply_init_sizes(spec, *sizes);
       if (*dtype == "f32" || *dtype == "float32") spec.dtype = "F32";
       else if (*dtype == "bf16" || *dtype == "bfloat16") spec.dtype = "BF16";
       else if (*dtype == "f16" || *dtype == "float16") spec.dtype = "F16";
       else throw Error("unknown dtype '" + *dtype + "'", "--dtype", "use f32, bf16 or f16");
-      model::model_init(*out, spec, *seed);
-      std::printf("wrote %s: %s %s, %lld parameters (%s), vocab %lld\n", out->c_str(), preset->c_str(),
-                  spec.config.architecture.c_str(), static_cast<long long>(spec.config.num_parameters()),
-                  spec.dtype.c_str(), static_cast<long long>(spec.config.vocab_size));
+      model::model_init(*out, spec, *seed, corpus->empty() ? std::string() : model::bpe_corpus_from_file(*corpus));
+      const auto& cfg = spec.config;
+      std::printf("wrote %s: %s %s, %lld parameters (%s), vocab %lld, hidden %lld, %lld layers, %lld/%lld heads, "
+                  "context %lld%s\n",
+                  out->c_str(), preset->c_str(), cfg.architecture.c_str(), static_cast<long long>(cfg.num_parameters()),
+                  spec.dtype.c_str(), static_cast<long long>(cfg.vocab_size), static_cast<long long>(cfg.hidden_size),
+                  static_cast<long long>(cfg.num_hidden_layers), static_cast<long long>(cfg.num_attention_heads),
+                  static_cast<long long>(cfg.num_key_value_heads), static_cast<long long>(cfg.max_position_embeddings),
+                  corpus->empty() ? "" : (", BPE on " + *corpus).c_str());
     });
   }
   {

@@ -1,7 +1,7 @@
 // CLI verb of the episode stage (see commands.h). Thin: flags → episode::simulate → summary table.
 //   ecpo simulate --tasks DIR --split test|train --index DIR --agent actcrs|react|chatrec|macrs|rule
 //                 --user ailo|ailo-fused|ievalm|agenda [--personas FILE] [--roles FILE] --out RUNDIR
-//                 [--limit N] [--turns 5] [--top-k 5] [--concurrency 32] [--seed S] [--resume]
+//                 [--limit N] [--offset N] [--turns 5] [--top-k 5] [--concurrency 32] [--seed S] [--resume]
 //                 [--cache PATH | --no-cache] [key=value]...   (sim.final_rating=false, agent.prompt=compact, ...)
 //   ecpo simulate export --run RUNDIR                            rebuild trajectories.jsonl and metrics.json
 #include <cstdio>
@@ -34,6 +34,8 @@ void register_simulate_commands(CLI::App& app) {
   sim->add_option("--roles", o->roles, "roles YAML (default $ECPO_ROLES or configs/roles.yaml)");
   sim->add_option("--out", o->out, "run directory (RUNDIR/run.db, trajectories.jsonl, metrics.json)");
   sim->add_option("--limit", o->limit, "run the first N tasks of the split (0 = all)")->capture_default_str();
+  sim->add_option("--offset", o->offset, "skip the first N tasks of the split (SGPT and ECPO runs on disjoint tasks)")
+      ->capture_default_str();
   sim->add_option("--turns", o->turns, "agent turns per episode at most")->capture_default_str();
   sim->add_option("--top-k", o->top_k, "items per retrieval")->capture_default_str();
   sim->add_option("--concurrency", o->concurrency, "episodes in flight")->capture_default_str();

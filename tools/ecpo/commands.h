@@ -22,6 +22,7 @@ void register_pairs_commands(CLI::App& app);      // pairs export               
 void register_judge_commands(CLI::App& app);      // judge                             (cmd-judge.cpp)
 void register_report_commands(CLI::App& app);     // report                            (cmd-report.cpp)
 void register_mtpo_commands(CLI::App& app);       // mtpo                              (cmd-mtpo.cpp)
+void register_pipeline_commands(CLI::App& app);   // pipeline                          (cmd-pipeline.cpp)
 void register_train_commands(CLI::App& app);      // train sft|dpo|kto|simpo|eval, model merge (cmd-train.cpp;
                                                   // after register_model_commands: merge joins `model`)
 

@@ -73,6 +73,7 @@ int main(int argc, char** argv) {
   ecpo::cli::register_judge_commands(app);
   ecpo::cli::register_report_commands(app);
   ecpo::cli::register_mtpo_commands(app);
+  ecpo::cli::register_pipeline_commands(app);
   ecpo::cli::register_train_commands(app);
 
   try {
