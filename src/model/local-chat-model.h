@@ -1,5 +1,5 @@
 // The `local` ChatModel backend: an HF model directory (Llama / Qwen2 safetensors + tokenizer) run by the
-// built-in libtorch engine behind the same llm::ChatModel interface as the HTTP client, so every role can use
+// built-in CPU engine behind the same llm::ChatModel interface as the HTTP client, so every role can use
 // it. chat() renders the messages with the model's chat template (Llama 3 when the tokenizer has Llama-3
 // header tokens, else ChatML), generates with temperature / top_p / max_tokens / stop / seed and reports
 // usage and latency. An optional PEFT LoRA adapter is merged into the weights at load (model/lora-adapter.h).
@@ -20,13 +20,13 @@ struct LocalModelOptions {
   std::filesystem::path model_dir;    // config.json + model.safetensors + tokenizer files
   std::filesystem::path adapter_dir;  // PEFT adapter (adapter_config.json + adapter_model.safetensors); empty = none
   std::string dtype = "float32";      // float32 | bfloat16 | float16 | auto (config torch_dtype)
-  int threads = 0;                    // torch intra-op threads; 0 = hardware threads
+  int threads = 0;                    // engine threads; 0 = hardware threads
   std::string chat_template;          // "" = auto; else a ChatTemplate name (llama3, llama3.1, chatml, qwen2, qwen2.5)
   std::string model_name;             // "" = the model directory's name
 };
 
 // Thread-safety: one model instance, one mutex — concurrent chat() calls are served one after another
-// (generation itself uses `threads` torch threads). Run several LocalChatModels for parallel decoding.
+// (generation itself uses `threads` engine threads). Run several LocalChatModels for parallel decoding.
 class LocalChatModel : public llm::ChatModel {
  public:
   // Loads model (+ adapter), tokenizer and template; throws ecpo::Error naming the file on any problem.
