@@ -57,6 +57,9 @@ struct KvCache {
   }
 };
 
+// Copies positions [0, n) of every layer and head from `src` to `dst` (capacities may differ); dst.len is left alone.
+void kv_copy_prefix(const KvCache& src, KvCache& dst, std::int64_t n);
+
 // What a step wants back: nothing (a prefill chunk that is not the last), the last row's logits [V], or every row's
 // logits [n][V].
 enum class StepLogits { none, last, all };

@@ -55,6 +55,21 @@ KvCache CausalLM::Impl::make_cache(std::int64_t capacity) const {
   return c;
 }
 
+void kv_copy_prefix(const KvCache& src, KvCache& dst, std::int64_t n) {
+  if (n <= 0) return;
+  if (n > src.capacity || n > dst.capacity || src.elem != dst.elem || src.layers != dst.layers)
+    throw Error("KV prefix copy out of range", "model");
+  const std::size_t row = static_cast<std::size_t>(n * src.elem);
+  for (std::int64_t l = 0; l < src.layers; ++l)
+    for (std::int64_t g = 0; g < src.kv_heads; ++g) {
+      const char* ks = static_cast<const char*>(src.at(l, 0, g));
+      char* kd = static_cast<char*>(dst.at(l, 0, g));
+      for (std::int64_t d = 0; d < src.head_dim; ++d)  // keys are [D][capacity]: one run per dimension
+        std::memcpy(kd + d * dst.capacity * dst.elem, ks + d * src.capacity * src.elem, row);
+      std::memcpy(dst.at(l, 1, g), src.at(l, 1, g), row * static_cast<std::size_t>(src.head_dim));  // values [cap][D]
+    }
+}
+
 void CausalLM::Impl::check_ids(const std::vector<int>& ids) const {
   if (ids.empty()) throw Error("empty token sequence", "model", "pass at least one id");
   for (int id : ids)
@@ -122,8 +137,10 @@ struct Loader {
     if (adapter && adaptable(name)) merged_f32 = merge_lora(name.substr(0, name.size() - 7), v);
     const std::string want = m.wt == kernels::WType::f32 ? "F32" : "BF16";
     if (merged_f32.empty() && v.info->dtype == want &&
-        reinterpret_cast<std::uintptr_t>(v.data) % static_cast<std::uintptr_t>(m.elem()) == 0)
+        reinterpret_cast<std::uintptr_t>(v.data) % static_cast<std::uintptr_t>(m.elem()) == 0) {
+      prefault(v.data, v.nbytes);
       return v.data;
+    }
     const std::size_t bytes = n * static_cast<std::size_t>(m.elem()), start = (m.arena_used + 63) / 64 * 64;
     if (start + bytes > m.arena.size()) throw Error("weight arena exhausted at '" + name + "'", "model");
     void* dst = static_cast<char*>(m.arena.data()) + start;
@@ -140,6 +157,17 @@ struct Loader {
       else kernels::to_bf16_n(f.data(), static_cast<std::uint16_t*>(dst), static_cast<std::int64_t>(n));
     }
     return dst;
+  }
+
+  // Maps the pages of a weight used in place now, at load (one call instead of a page fault per 64 KiB during the
+  // first forward). Advice only: older kernels without MADV_POPULATE_READ just fault later.
+  static void prefault(const void* p, std::size_t n) {
+#ifdef MADV_POPULATE_READ
+    const std::uintptr_t page = 4096, b = reinterpret_cast<std::uintptr_t>(p) & ~(page - 1);
+    ::madvise(reinterpret_cast<void*>(b), reinterpret_cast<std::uintptr_t>(p) + n - b, MADV_POPULATE_READ);
+#else
+    (void)p, (void)n;
+#endif
   }
 
   // W' = W + scale·(B @ A) in float32 from the file's values. `module` is the HF module path

@@ -19,6 +19,8 @@
 
 namespace ecpo::model {
 
+class BatchScheduler;
+
 struct ModelOptions {
   // compute/weight dtype: float32 | bfloat16 | auto (bfloat16 when config torch_dtype is bfloat16, else float32).
   // float16 compute is refused (fp16 weights load into either dtype). Activations are float32 in both.
@@ -72,6 +74,7 @@ class CausalLM {
   struct Impl;
 
  private:
+  friend class BatchScheduler;  // runs many sequences through Impl's forward (batch-scheduler.h)
   explicit CausalLM(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

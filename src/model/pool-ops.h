@@ -24,7 +24,8 @@ struct Gemm {
 };
 
 // Several products sharing x [m, k] as one pool job: each matrix's rows are cut into chunks — about 64 KiB of
-// weights when m == 1 (decode streams them), 48 rows otherwise (a whole number of every level's register block).
+// weights when m == 1 (decode streams them), else 6 to 48 rows (whole register blocks of every level), small
+// enough for ~16 chunks per thread, so threads finish a job together (chunks are claimed, not pre-assigned).
 inline void linear(WorkPool& pool, kernels::WType wt, std::int64_t m, std::int64_t k, const float* x,
                    std::initializer_list<Gemm> gemms) {
   struct Chunk {
@@ -32,8 +33,11 @@ inline void linear(WorkPool& pool, kernels::WType wt, std::int64_t m, std::int64
     std::int64_t n0, n1;
   };
   const std::int64_t es = wt == kernels::WType::f32 ? 4 : 2;
+  std::int64_t total = 0;
+  for (const Gemm& g : gemms) total += g.n;
   const std::int64_t rows =
-      m == 1 ? std::max<std::int64_t>(8, (64 * 1024) / std::max<std::int64_t>(1, k * es)) : 48;
+      m == 1 ? std::max<std::int64_t>(8, (64 * 1024) / std::max<std::int64_t>(1, k * es))
+             : std::clamp<std::int64_t>(total / (16 * pool.threads()) / 6 * 6, 6, 48);
   std::vector<Chunk> chunks;
   for (const Gemm& g : gemms)
     for (std::int64_t n0 = 0; n0 < g.n; n0 += rows) chunks.push_back({&g, n0, std::min(g.n, n0 + rows)});
