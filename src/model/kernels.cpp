@@ -1,13 +1,14 @@
 // Kernels (see kernels.h): the algorithms live once in kernels-isa.inc and are compiled three times here — portable
 // C++ (an 8-lane struct, the same lane layout and reduction tree as AVX2), AVX2+FMA and AVX-512 (each under a
-// `#pragma GCC target` region, so the rest of the build keeps the baseline ISA) — and one set is picked at run
-// time with __builtin_cpu_supports, or by ECPO_KERNELS. Register blocking: C = A·Bᵀ uses 4×3 accumulators on
+// `#pragma GCC target` region, so the rest of the build keeps the baseline ISA) — plus an AVX-512 BF16 level whose
+// bf16-weight products use vdpbf16ps; one set is picked at run time with __builtin_cpu_supports, or by ECPO_KERNELS. Register blocking: C = A·Bᵀ uses 4×3 accumulators on
 // AVX2 (12 of 16 ymm), 4×6 on AVX-512 (24 of 32 zmm); C += A·B uses 6×2 and 4×4 vectors.
 #include "model/kernels.h"
 
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #if defined(__x86_64__) || defined(__i386__)
 // GCC 12's own _mm512_* helpers trip -Wmaybe-uninitialized inside the intrinsic headers (a known false positive).
@@ -64,10 +65,14 @@ inline V vfma(V a, V b, V c) {
 inline void vstore(float* p, V v) {
   for (int i = 0; i < W; ++i) p[i] = v.l[i];
 }
-// The AVX2 tree: t_i = l_i + l_{i+4}, then (t0 + t1) + (t2 + t3).
+// The AVX2 tree: ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)).
 inline float reduce(V v) {
-  const float t0 = v.l[0] + v.l[4], t1 = v.l[1] + v.l[5], t2 = v.l[2] + v.l[6], t3 = v.l[3] + v.l[7];
-  return (t0 + t1) + (t2 + t3);
+  return ((v.l[0] + v.l[1]) + (v.l[2] + v.l[3])) + ((v.l[4] + v.l[5]) + (v.l[6] + v.l[7]));
+}
+// out[t] += reduce(v_t) for t < n (four vectors at once on the vector levels).
+inline void reduce4_add(V a, V b, V c, V d, float* out, int n) {
+  const V v[4] = {a, b, c, d};
+  for (int t = 0; t < n; ++t) out[t] += reduce(v[t]);
 }
 inline float hmax(V v) {
   float m = v.l[0];
@@ -129,11 +134,21 @@ inline V vmul(V a, V b) { return _mm256_mul_ps(a, b); }
 inline V vdiv(V a, V b) { return _mm256_div_ps(a, b); }
 inline V vmax(V a, V b) { return _mm256_max_ps(a, b); }
 inline void vstore(float* p, V v) { _mm256_storeu_ps(p, v); }
-// t_i = l_i + l_{i+4}; then (t0 + t1) + (t2 + t3)
-inline float reduce(V v) {
-  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 u = _mm_add_ps(t, _mm_movehdup_ps(t));  // lane 0: t0 + t1, lane 2: t2 + t3
-  return _mm_cvtss_f32(_mm_add_ss(u, _mm_movehl_ps(u, u)));
+// ((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7)): two horizontal adds within each 128-bit half, then the halves.
+inline __m128 reduce4(V a, V b, V c, V d) {  // [reduce(a), reduce(b), reduce(c), reduce(d)]
+  const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(a, b), _mm256_hadd_ps(c, d));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+inline float reduce(V v) { return _mm_cvtss_f32(reduce4(v, v, v, v)); }
+inline void reduce4_add(V a, V b, V c, V d, float* out, int n) {
+  const __m128 r = reduce4(a, b, c, d);
+  if (n == 4) {
+    _mm_storeu_ps(out, _mm_add_ps(_mm_loadu_ps(out), r));
+  } else {
+    float t[4];
+    _mm_storeu_ps(t, r);
+    for (int i = 0; i < n; ++i) out[i] += t[i];
+  }
 }
 inline float hmax(V v) {
   __m128 t = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -191,11 +206,21 @@ inline void vstore(float* p, V v) { _mm512_storeu_ps(p, v); }
 inline __m256 fold(V v) {  // l_i + l_{i+8}
   return _mm256_add_ps(_mm512_castps512_ps256(v), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
 }
-inline float reduce(V v) {
-  const __m256 h = fold(v);
-  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
-  const __m128 u = _mm_add_ps(t, _mm_movehdup_ps(t));
-  return _mm_cvtss_f32(_mm_add_ss(u, _mm_movehl_ps(u, u)));
+// fold (l_i + l_{i+8}), then the AVX2 tree
+inline __m128 reduce4(V a, V b, V c, V d) {
+  const __m256 t = _mm256_hadd_ps(_mm256_hadd_ps(fold(a), fold(b)), _mm256_hadd_ps(fold(c), fold(d)));
+  return _mm_add_ps(_mm256_castps256_ps128(t), _mm256_extractf128_ps(t, 1));
+}
+inline float reduce(V v) { return _mm_cvtss_f32(reduce4(v, v, v, v)); }
+inline void reduce4_add(V a, V b, V c, V d, float* out, int n) {
+  const __m128 r = reduce4(a, b, c, d);
+  if (n == 4) {
+    _mm_storeu_ps(out, _mm_add_ps(_mm_loadu_ps(out), r));
+  } else {
+    float t[4];
+    _mm_storeu_ps(t, r);
+    for (int i = 0; i < n; ++i) out[i] += t[i];
+  }
 }
 inline float hmax(V v) { return _mm512_reduce_max_ps(v); }
 inline float sfma(float a, float b, float c) {
@@ -222,8 +247,108 @@ void to_bf16_v(const float* x, std::uint16_t* out, i64 n) {
 }  // namespace avx512
 #pragma GCC pop_options
 
+// ---- AVX-512 + BF16 dot products (vdpbf16ps) --------------------------------------------------------------------
+// Everything as the AVX-512 level, except C = A·Bᵀ with bf16 B: A is rounded to bf16 too (nearest even) and pairs of
+// products are summed by vdpbf16ps — twice the multiply-adds per instruction of widening B to float32, at the cost of
+// rounding the activations at the product's input (as llama.cpp's and oneDNN's bf16 paths do). Per element: one
+// accumulator over 32-element steps, the AVX-512 reduction tree per 512-block, then the tail one product at a time —
+// the same for every M, so the determinism contract holds.
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512bf16,avx2,fma,f16c")
+namespace avx512bf16 {
+using i64 = std::int64_t;
+constexpr int MR = 4, NR = 6;
+constexpr i64 KC = 1024;
+
+template <int MRt, int NRt>
+void micro_dp(const std::uint16_t* a, i64 lda, const std::uint16_t* b, i64 ldb, float* c, i64 ldc, i64 kc) {
+  const i64 kv = kc - kc % 32;
+  __m512 acc[MRt][NRt];
+#pragma GCC unroll 8
+  for (int i = 0; i < MRt; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NRt; ++j) acc[i][j] = _mm512_setzero_ps();
+  for (i64 p = 0; p < kv; p += 32) {
+    __m512bh bv[NRt];
+#pragma GCC unroll 8
+    for (int j = 0; j < NRt; ++j) bv[j] = (__m512bh)_mm512_loadu_si512(b + j * ldb + p);
+#pragma GCC unroll 8
+    for (int i = 0; i < MRt; ++i) {
+      const __m512bh av = (__m512bh)_mm512_loadu_si512(a + i * lda + p);
+#pragma GCC unroll 8
+      for (int j = 0; j < NRt; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], av, bv[j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < MRt; ++i)
+#pragma GCC unroll 2
+    for (int j = 0; j < NRt; j += 4) {
+      const __m512 z = _mm512_setzero_ps();
+      avx512::reduce4_add(acc[i][j], j + 1 < NRt ? acc[i][j + 1] : z, j + 2 < NRt ? acc[i][j + 2] : z,
+                          j + 3 < NRt ? acc[i][j + 3] : z, c + i * ldc + j, NRt - j < 4 ? NRt - j : 4);
+    }
+  for (i64 p = kv; p < kc; ++p)
+    for (int i = 0; i < MRt; ++i)
+      for (int j = 0; j < NRt; ++j)
+        c[i * ldc + j] = avx512::sfma(from_bf16(a[i * lda + p]), from_bf16(b[j * ldb + p]), c[i * ldc + j]);
+}
+
+using MicroDp = void (*)(const std::uint16_t*, i64, const std::uint16_t*, i64, float*, i64, i64);
+struct DpTable {
+  MicroDp f[MR + 1][NR + 1] = {};
+  template <int MRt, int NRt>
+  void fill() {
+    f[MRt][NRt] = micro_dp<MRt, NRt>;
+    if constexpr (NRt > 1) fill<MRt, NRt - 1>();
+    else if constexpr (MRt > 1) fill<MRt - 1, NR>();
+  }
+  DpTable() { fill<MR, NR>(); }
+};
+
+void gemm_nt_dp(i64 m, i64 n0, i64 n1, i64 k, const float* a, i64 lda, const std::uint16_t* b, i64 ldb, float* c,
+                i64 ldc) {
+  static const DpTable table;
+  thread_local std::vector<std::uint16_t> ab;  // A rounded to bf16: the rows of one M block × one K block
+  if (m == 1) {  // decode: A once, then one row of B at a time (one sequential stream)
+    ab.resize(static_cast<std::size_t>(k));
+    avx512::to_bf16_v(a, ab.data(), k);
+    for (i64 j = n0; j < n1; ++j)
+      for (i64 kb = 0; kb < k; kb += KC)
+        table.f[1][1](ab.data() + kb, k, b + j * ldb + kb, ldb, c + j, ldc, k - kb < KC ? k - kb : KC);
+    return;
+  }
+  constexpr i64 MC = 240, NC = 16 * NR;
+  ab.resize(static_cast<std::size_t>(MC * KC));
+  for (i64 mc = 0; mc < m; mc += MC) {
+    const i64 me = m - mc < MC ? m : mc + MC;
+    for (i64 kb = 0; kb < k; kb += KC) {
+      const i64 kc = k - kb < KC ? k - kb : KC;
+      for (i64 i = mc; i < me; ++i) avx512::to_bf16_v(a + i * lda + kb, ab.data() + (i - mc) * kc, kc);
+      for (i64 nc = n0; nc < n1; nc += NC) {
+        const i64 ne = n1 - nc < NC ? n1 : nc + NC;
+        for (i64 i = mc; i < me; i += MR) {
+          const int mr = static_cast<int>(me - i < MR ? me - i : MR);
+          for (i64 j = nc; j < ne; j += NR) {
+            const int nr = static_cast<int>(ne - j < NR ? ne - j : NR);
+            table.f[mr][nr](ab.data() + (i - mc) * kc, kc, b + j * ldb + kb, ldb, c + i * ldc + j, ldc, kc);
+          }
+        }
+      }
+    }
+  }
+}
+
+void gemm_nt_any(i64 m, i64 n0, i64 n1, i64 k, const float* a, i64 lda, const void* b, WType bt, i64 ldb, float* c,
+                 i64 ldc) {
+  if (bt == WType::bf16) gemm_nt_dp(m, n0, n1, k, a, lda, static_cast<const std::uint16_t*>(b), ldb, c, ldc);
+  else avx512::gemm_nt_any(m, n0, n1, k, a, lda, b, bt, ldb, c, ldc);
+}
+}  // namespace avx512bf16
+#pragma GCC pop_options
+
 bool cpu_has(const std::string& name) {
   __builtin_cpu_init();
+  if (name == "avx512bf16") return cpu_has("avx512") && __builtin_cpu_supports("avx512bf16");
   if (name == "avx512")
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
@@ -255,6 +380,12 @@ struct Table {
 
 Table table_for(const std::string& name) {
 #ifdef ECPO_X86
+  if (name == "avx512bf16") {
+    Table t = ECPO_TABLE(avx512);
+    t.name = "avx512bf16";
+    t.gemm_nt = avx512bf16::gemm_nt_any;
+    return t;
+  }
   if (name == "avx512") return ECPO_TABLE(avx512);
   if (name == "avx2") return ECPO_TABLE(avx2);
 #endif
@@ -262,15 +393,15 @@ Table table_for(const std::string& name) {
 }
 
 Table best_table() {
-  for (const char* n : {"avx512", "avx2"})
+  for (const char* n : {"avx512bf16", "avx512", "avx2"})
     if (cpu_has(n)) return table_for(n);
   return table_for("portable");
 }
 
 // The table for a level named by the user; `where` says who named it (the environment or set_level).
 Table checked_table(const std::string& name, const std::string& where) {
-  if (name != "avx512" && name != "avx2" && name != "portable")
-    throw Error("'" + name + "' is not a kernel level", where, "use avx512, avx2 or portable");
+  if (name != "avx512bf16" && name != "avx512" && name != "avx2" && name != "portable")
+    throw Error("'" + name + "' is not a kernel level", where, "use avx512bf16, avx512, avx2 or portable");
   if (!cpu_has(name)) throw Error("this CPU does not support the " + name + " kernels", where, "pick a lower level");
   return table_for(name);
 }

@@ -21,7 +21,7 @@ const std::filesystem::path kAssets = std::filesystem::path(ECPO_TEST_ASSETS) / 
 
 std::vector<std::string> levels() {
   std::vector<std::string> out;
-  for (const char* l : {"portable", "avx2", "avx512"}) {
+  for (const char* l : {"portable", "avx2", "avx512", "avx512bf16"}) {
     try {
       kernels::set_level(l);
       out.push_back(l);
@@ -131,9 +131,11 @@ TEST(KernelPathF32, LongPromptsAndCachesEqualTheTorchReference) {
 }
 
 // tiny-qwen2 stores bf16 weights, so float32 compute on them is exact up to activation rounding. The bf16 kernel
-// path rounds only the cached keys/values, the torch bf16 path every activation: the kernels must be the closer of
-// the two to float32 (measured 0.024 vs 0.098 when written).
+// path rounds only the cached keys/values (and, on avx512bf16, the inputs of the weight products), the torch bf16
+// path every activation: the kernels must be the closer of the two to float32 at every level (measured when written:
+// 0.024 with float32 activations, 0.053 on avx512bf16, torch bf16 ops 0.098).
 TEST(KernelPathBf16, CloserToFloat32ThanTorchBf16Ops) {
+  Restore restore;
   auto ref = CausalLM::load(kAssets / "tiny-qwen2", {"float32", 1, {}})->logits_all(kIds);
   auto lm = CausalLM::load(kAssets / "tiny-qwen2", {"bfloat16", 1, {}});
   auto worst = [&](const std::vector<std::vector<float>>& inc) {
@@ -141,12 +143,18 @@ TEST(KernelPathBf16, CloserToFloat32ThanTorchBf16Ops) {
     for (std::size_t i = 0; i < inc.size(); ++i) m = std::max(m, max_abs_diff(inc[i], ref[i]));
     return m;
   };
-  const double fast = worst(lm->logits_incremental(kIds, 1));
+  std::vector<std::pair<std::string, double>> fast;
+  for (const auto& l : levels()) {
+    kernels::set_level(l);
+    fast.emplace_back(l, worst(lm->logits_incremental(kIds, 1)));
+  }
   lm->set_fast_decode(false);
   const double slow = worst(lm->logits_incremental(kIds, 1));
-  std::printf("max |logit - f32| over 12 positions: kernels %.4f, torch bf16 ops %.4f\n", fast, slow);
-  EXPECT_LT(fast, slow);
-  EXPECT_LT(fast, 0.05);
+  for (const auto& [l, f] : fast) {
+    std::printf("max |logit - f32| over 12 positions: kernels (%s) %.4f, torch bf16 ops %.4f\n", l.c_str(), f, slow);
+    EXPECT_LT(f, slow) << l;
+    EXPECT_LT(f, l == "avx512bf16" ? 0.08 : 0.05) << l;
+  }
 }
 
 // float32 only: in bf16 the two paths round activations differently, so greedy ids may legitimately part.

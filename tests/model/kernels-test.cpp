@@ -1,5 +1,6 @@
-// The kernels (model/kernels.h) at every level this CPU supports (portable, AVX2, AVX-512) against float64 loops
-// written here: C = A·Bᵀ and C += A·B for f32 and bf16 B, shapes with and without vector tails, K longer than one
+// The kernels (model/kernels.h) at every level this CPU supports (portable, AVX2, AVX-512, AVX-512 BF16) against
+// float64 loops
+// written here (for avx512bf16 with bf16 B, of the bf16-rounded A): C = A·Bᵀ and C += A·B for f32 and bf16 B, shapes with and without vector tails, K longer than one
 // 512-block, column ranges, bias and accumulate; the determinism contract (a row's result is bit-identical whatever
 // M and column range it is computed with — batching relies on it); exp/softmax pieces and SiLU·up; bf16 rounding.
 #include "model/kernels.h"
@@ -18,7 +19,7 @@ namespace {
 
 std::vector<std::string> levels() {
   std::vector<std::string> out;
-  for (const char* l : {"portable", "avx2", "avx512"}) {
+  for (const char* l : {"portable", "avx2", "avx512", "avx512bf16"}) {
     try {
       kernels::set_level(l);
       out.push_back(l);
@@ -92,16 +93,19 @@ TEST(Kernels, GemmNtMatchesFloat64AtEveryLevel) {
     auto bias = randn(s.n, 99);
     auto init = randn(static_cast<std::size_t>(s.m) * s.n, 5);
     for (int mode = 0; mode < 3; ++mode)  // 0: plain, 1: bias, 2: accumulate into C
-      for (bool bf : {false, true}) {
-        std::vector<double> ref(static_cast<std::size_t>(s.m) * s.n);
-        for (int i = 0; i < s.m; ++i)
-          for (int j = 0; j < s.n; ++j) {
-            double acc = mode == 1 ? bias[j] : mode == 2 ? init[i * s.n + j] : 0.0;
-            for (int p = 0; p < s.k; ++p)
-              acc += static_cast<double>(a[i * s.k + p]) * (bf ? kernels::from_bf16(wb[j * s.k + p]) : w[j * s.k + p]);
-            ref[i * s.n + j] = acc;
-          }
+      for (bool bf : {false, true})
         for (const auto& l : ls) {
+          const bool round_a = bf && l == "avx512bf16";  // vdpbf16ps: A is rounded to bf16 too
+          std::vector<double> ref(static_cast<std::size_t>(s.m) * s.n);
+          for (int i = 0; i < s.m; ++i)
+            for (int j = 0; j < s.n; ++j) {
+              double acc = mode == 1 ? bias[j] : mode == 2 ? init[i * s.n + j] : 0.0;
+              for (int p = 0; p < s.k; ++p) {
+                const float av = round_a ? kernels::from_bf16(kernels::to_bf16(a[i * s.k + p])) : a[i * s.k + p];
+                acc += static_cast<double>(av) * (bf ? kernels::from_bf16(wb[j * s.k + p]) : w[j * s.k + p]);
+              }
+              ref[i * s.n + j] = acc;
+            }
           kernels::set_level(l);
           std::vector<float> c = mode == 2 ? init : std::vector<float>(ref.size(), -777.0f);
           const void* wp = bf ? static_cast<const void*>(wb.data()) : w.data();
@@ -114,7 +118,6 @@ TEST(Kernels, GemmNtMatchesFloat64AtEveryLevel) {
             ASSERT_NEAR(c[e], ref[e], 2e-5 * std::sqrt(static_cast<double>(s.k)) * 4 + 1e-6)
                 << l << " m=" << s.m << " n=" << s.n << " k=" << s.k << " bf16=" << bf << " mode=" << mode << " element " << e;
         }
-      }
   }
 }
 
