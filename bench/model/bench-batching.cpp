@@ -4,8 +4,11 @@
 // over HTTP against a running `ecpo serve` (N client threads, streaming; TTFT there = the first content chunk). Prints total
 // tokens/s and the ratio to sequential, p50/p95 time to first token, and the batch the scheduler reached. Then a
 // 5-turn conversation replayed turn by turn with prefix reuse on and off: prefill tokens computed and time per turn.
+// The machines are shared: the sequential rate is measured on --seq-requests of the N (a per-request rate, stable), and
+// the concurrent run is repeated --reps times (best wall kept).
 // Usage: bench_model_batching --model DIR [--dtype float32] [--threads 2] [--requests 32] [--prompt 128]
-//                             [--reply 64] [--turns 5] [--url http://127.0.0.1:8090] [--skip-local]
+//                             [--reply 64] [--turns 5] [--seq-requests 8] [--reps 2]
+//                             [--url http://127.0.0.1:8090] [--skip-local] [--skip-chat]
 #include <httplib.h>
 
 #include <algorithm>
@@ -59,7 +62,7 @@ struct RunResult {
 // Runs `n` jobs one at a time (concurrent = false) or from n threads at once; job(i, &ttft_ms) returns
 // (prompt tokens, completion tokens).
 template <typename Job>
-RunResult run(int n, bool concurrent, const Job& job) {
+RunResult run_once(int n, bool concurrent, const Job& job) {
   RunResult r;
   r.ttft_ms.resize(n);
   std::vector<std::pair<std::int64_t, std::int64_t>> toks(n);
@@ -77,6 +80,20 @@ RunResult run(int n, bool concurrent, const Job& job) {
     r.completion_tokens += c;
   }
   return r;
+}
+
+int g_seq_requests = 8, g_reps = 2;
+
+// Sequential: the first g_seq_requests jobs. Concurrent: all n, best of g_reps.
+template <typename Job>
+RunResult run(int n, bool concurrent, const Job& job) {
+  if (!concurrent) return run_once(std::min(n, g_seq_requests), false, job);
+  RunResult best;
+  for (int r = 0; r < g_reps; ++r) {
+    RunResult x = run_once(n, true, job);
+    if (r == 0 || x.wall_ms < best.wall_ms) best = std::move(x);
+  }
+  return best;
 }
 
 // A user message of about `tokens` tokens for this tokenizer (random words from a fixed list).
@@ -99,7 +116,7 @@ int main(int argc, char** argv) {
   try {
     std::string model_dir, dtype = "float32", url;
     int threads = 2, n = 32, prompt_len = 128, reply = 64, turns = 5;
-    bool skip_local = false;
+    bool skip_local = false, skip_chat = false;
     for (int i = 1; i < argc; ++i) {
       std::string a = argv[i];
       auto next = [&]() -> std::string {
@@ -114,7 +131,10 @@ int main(int argc, char** argv) {
       else if (a == "--reply") reply = std::stoi(next());
       else if (a == "--turns") turns = std::stoi(next());
       else if (a == "--url") url = next();
+      else if (a == "--seq-requests") g_seq_requests = std::max(1, std::stoi(next()));
+      else if (a == "--reps") g_reps = std::max(1, std::stoi(next()));
       else if (a == "--skip-local") skip_local = true;
+      else if (a == "--skip-chat") skip_chat = true;
       else throw Error("unknown flag " + a, "bench_model_batching", "see the usage line in bench-batching.cpp");
     }
     if (model_dir.empty()) throw Error("--model DIR is required", "bench_model_batching");
@@ -157,9 +177,15 @@ int main(int argc, char** argv) {
         RunResult seq = run(n, false, job);
         RunResult con = run(n, true, job);
         con.max_active = s.metrics().max_active;
+        const auto m = s.metrics();
+        std::fprintf(stderr, "scheduler: %lld steps, %lld decode rows, %lld prefill tokens\n",
+                     static_cast<long long>(m.steps), static_cast<long long>(m.decode_tokens),
+                     static_cast<long long>(m.prefill_tokens));
         add_rows("scheduler (ids)", seq, con);
       }
       lm.reset();
+    }
+    if (!skip_local && !skip_chat) {
       // (b) the local ChatModel: chat() with a rendered user message of ~prompt_len tokens
       model::LocalModelOptions lo;
       lo.model_dir = model_dir;
@@ -244,8 +270,9 @@ int main(int argc, char** argv) {
       add_rows("HTTP (ecpo serve)", seq, con);
     }
     table.print(std::cout);
-    std::printf("%s, %s, %d threads; %d requests, prompts ~%d tokens, replies ≤ %d tokens (greedy); load average %s\n",
-                model_dir.c_str(), dtype.c_str(), threads, n, prompt_len, reply, [] {
+    std::printf("%s, %s, %d threads; %d requests (sequential rate from %d of them, concurrent best of %d), prompts "
+                "~%d tokens, replies ≤ %d tokens (greedy); load average %s\n",
+                model_dir.c_str(), dtype.c_str(), threads, n, std::min(n, g_seq_requests), g_reps, prompt_len, reply, [] {
                   std::FILE* f = std::fopen("/proc/loadavg", "r");
                   static char b[64] = "?";
                   if (f && std::fgets(b, sizeof b, f)) b[std::strcspn(b, "\n")] = 0;
