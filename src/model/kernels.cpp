@@ -84,6 +84,7 @@ inline V vexp(V x) {
   return x;
 }
 inline float sfma(float a, float b, float c) { return a * b + c; }
+inline void in_register(V&) {}
 #include "model/kernels-isa.inc"
 void to_bf16_v(const float* x, std::uint16_t* out, i64 n) {
   for (i64 i = 0; i < n; ++i) out[i] = to_bf16(x[i]);
@@ -158,6 +159,7 @@ inline float hmax(V v) {
 inline float sfma(float a, float b, float c) {
   return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
+inline void in_register(V& v) { asm("" : "+x"(v)); }
 #define FLOOR(v) _mm256_floor_ps(v)
 inline V vexp(V x) { ECPO_VEXP_BODY(_mm256, __m256i, _mm256_castsi256_ps) }
 #undef FLOOR
@@ -226,6 +228,7 @@ inline float hmax(V v) { return _mm512_reduce_max_ps(v); }
 inline float sfma(float a, float b, float c) {
   return _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(a), _mm_set_ss(b), _mm_set_ss(c)));
 }
+inline void in_register(V& v) { asm("" : "+v"(v)); }
 #define FLOOR(v) _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC)
 inline V vexp(V x) { ECPO_VEXP_BODY(_mm512, __m512i, _mm512_castsi512_ps) }
 #undef FLOOR
