@@ -1,6 +1,6 @@
 // bench_encoder: sentences/s of the BERT encoder on a MiniLM-L6-v2-shaped model with random weights (hidden
 // 384, 6 layers, 12 heads, intermediate 1536, the real uncased WordPiece vocab from shared/data) at batch
-// sizes 1..64 and 1 vs T torch threads, as ratios against (1 thread, batch 1) measured in the same run.
+// sizes 1..64 and 1 vs T work-pool threads, as ratios against (1 thread, batch 1) measured in the same run.
 // Speed only: the weights are random.
 //   bench_encoder [--texts N] [--threads T]   (T: the second thread count, default 2)
 #include <chrono>

@@ -49,6 +49,9 @@ inline void deliver_whole_text(const ChatParams& params, std::string_view text) 
 struct Usage {
   std::int64_t prompt_tokens = 0;
   std::int64_t completion_tokens = 0;
+  // Prompt tokens served from a prefix cache instead of being computed (the local engine's prefix reuse; OpenAI's
+  // usage.prompt_tokens_details.cached_tokens). 0 when none or unknown.
+  std::int64_t cached_tokens = 0;
 };
 
 struct ChatResult {

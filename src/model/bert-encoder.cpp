@@ -1,6 +1,7 @@
-// BERT sentence encoder (see bert-encoder.h): config and weight loading with shape checks, the fp32 forward
-// pass written with plain torch ops, mean pooling and L2 normalisation. Shapes: B batch, T tokens,
-// H hidden, nH heads, D = H / nH head dim, I intermediate. Only this file and tests include torch for it.
+// BERT sentence encoder (see bert-encoder.h): config and weight loading with shape checks, the fp32 forward pass on
+// the hand-written kernels (model/kernels.h, torch-free) — all tokens of a batch of texts as rows of one activation
+// matrix, no padding, attention per text — mean pooling and L2 normalisation. Shapes: T tokens, H hidden, nH heads,
+// D = H / nH head dim, I intermediate.
 #include "model/bert-encoder.h"
 
 #include <algorithm>
@@ -8,9 +9,14 @@
 #include <numeric>
 
 #include <limits>
+#include <mutex>
+#include <thread>
 
+#include "model/kernels.h"
+#include "model/pool-ops.h"
+#include "model/safetensors.h"
+#include "model/work-pool.h"
 #include "tokenizer/tokenizer.h"
-#include "model/torch-util-impl.h"  // <torch/types.h>: tensors and ops, no nn modules
 #include "util/error.h"
 #include "util/fs.h"
 #include "util/jsonl.h"
@@ -67,18 +73,14 @@ BertConfig bert_config_load(const fs::path& config_json) {
 
 namespace {
 
+using i64 = std::int64_t;
+
 struct Linear {
-  torch::Tensor weight, bias;  // [out, in], [out]
-  torch::Tensor operator()(const torch::Tensor& x) const { return torch::addmm(bias, x.reshape({-1, x.size(-1)}), weight.t()).view(out_shape(x)); }
-  std::vector<std::int64_t> out_shape(const torch::Tensor& x) const {
-    std::vector<std::int64_t> s(x.sizes().begin(), x.sizes().end());
-    s.back() = weight.size(0);
-    return s;
-  }
+  std::vector<float> weight, bias;  // [out, in], [out]
 };
 
 struct Norm {
-  torch::Tensor weight, bias;  // [H]
+  std::vector<float> weight, bias;  // [H]
 };
 
 struct Layer {
@@ -87,35 +89,35 @@ struct Layer {
 };
 
 struct Weights {
-  torch::Tensor word, position, token_type;  // [V, H], [P, H], [Tv, H]
+  std::vector<float> word, position, token_type;  // [V, H], [P, H], [Tv, H]
   Norm emb_norm;
   std::vector<Layer> layers;
 };
 
 class WeightTaker {
  public:
-  WeightTaker(std::map<std::string, torch::Tensor> all, fs::path file) : all_(std::move(all)), file_(std::move(file)) {
+  WeightTaker(const WeightStore& ws, fs::path file) : ws_(ws), file_(std::move(file)) {
     // all-MiniLM-L6-v2 stores bare BertModel names; BertForX checkpoints prefix them with "bert.".
-    if (!all_.count("embeddings.word_embeddings.weight") && all_.count("bert.embeddings.word_embeddings.weight"))
+    if (!ws_.has("embeddings.word_embeddings.weight") && ws_.has("bert.embeddings.word_embeddings.weight"))
       prefix_ = "bert.";
   }
-  torch::Tensor take(const std::string& name, std::vector<std::int64_t> shape) {
-    auto it = all_.find(prefix_ + name);
-    if (it == all_.end())
+  std::vector<float> take(const std::string& name, std::vector<std::int64_t> shape) {
+    if (!ws_.has(prefix_ + name))
       throw Error("tensor '" + prefix_ + name + "' is missing", error_location(file_.string()),
                   "expected HF BertModel weight names (optionally prefixed 'bert.'), as in all-MiniLM-L6-v2");
-    if (it->second.sizes().vec() != shape) {
+    TensorView v = ws_.get(prefix_ + name);
+    if (v.info->shape != shape) {
       std::string want, got;
       for (auto d : shape) want += (want.empty() ? "" : ", ") + std::to_string(d);
-      for (auto d : it->second.sizes()) got += (got.empty() ? "" : ", ") + std::to_string(d);
+      for (auto d : v.info->shape) got += (got.empty() ? "" : ", ") + std::to_string(d);
       throw Error("tensor '" + prefix_ + name + "' has shape [" + got + "], expected [" + want + "]",
                   error_location(file_.string()), "does config.json match the weights?");
     }
-    return it->second.contiguous();
+    return view_to_f32(v);
   }
 
  private:
-  std::map<std::string, torch::Tensor> all_;
+  const WeightStore& ws_;
   fs::path file_;
   std::string prefix_;
 };
@@ -125,7 +127,8 @@ Weights load_weights(const fs::path& dir, const BertConfig& c) {
   if (!fs::exists(file) && !fs::exists(dir / "model.safetensors.index.json"))
     throw Error("model.safetensors not found", error_location(dir.string()),
                 "the encoder reads safetensors weights (convert pytorch_model.bin first)");
-  WeightTaker t(load_safetensors(dir, torch::kFloat), file);
+  const WeightStore ws = WeightStore::open(dir);
+  WeightTaker t(ws, file);
   const std::int64_t H = c.hidden_size, I = c.intermediate_size;
   Weights w;
   w.word = t.take("embeddings.word_embeddings.weight", {c.vocab_size, H});
@@ -152,11 +155,20 @@ Weights load_weights(const fs::path& dir, const BertConfig& c) {
   return w;
 }
 
-torch::Tensor layer_norm(const torch::Tensor& x, const Norm& n, double eps) {
-  return torch::layer_norm(x, {x.size(-1)}, n.weight, n.bias, eps);
+// LayerNorm of one row in place: (x − mean) / sqrt(var + eps) · weight + bias, statistics in float64.
+void layer_norm_row(float* x, const Norm& n, i64 h, double eps) {
+  double mean = 0, var = 0;
+  for (i64 i = 0; i < h; ++i) mean += x[i];
+  mean /= static_cast<double>(h);
+  for (i64 i = 0; i < h; ++i) var += (x[i] - mean) * (x[i] - mean);
+  const double r = 1.0 / std::sqrt(var / static_cast<double>(h) + eps);
+  for (i64 i = 0; i < h; ++i) x[i] = static_cast<float>((x[i] - mean) * r) * n.weight[i] + n.bias[i];
 }
 
-torch::Tensor gelu_erf(const torch::Tensor& x) { return x * 0.5 * (1.0 + torch::erf(x * M_SQRT1_2)); }
+// BERT's exact GELU: x · Φ(x) = x/2 · (1 + erf(x/√2)).
+void gelu_erf_row(float* x, i64 n) {
+  for (i64 i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * static_cast<float>(M_SQRT1_2)));
+}
 
 }  // namespace
 
@@ -171,51 +183,91 @@ struct BertEncoder::Impl {
   int max_seq_length = 256;
   std::size_t batch_size = 32;
   std::string name;
+  std::unique_ptr<WorkPool> pool;
+  mutable std::mutex mu;  // encode() is const and thread-safe; the pool runs one job at a time
 
-  // ids [B, T] (padded), mask [B, T] 1 = token → unit vectors [B, H].
-  torch::Tensor forward(const torch::Tensor& ids, const torch::Tensor& mask) const {
-    const std::int64_t B = ids.size(0), T = ids.size(1), H = config.hidden_size;
-    const std::int64_t nH = config.num_attention_heads, D = H / nH;
-    const double eps = config.layer_norm_eps;
-    torch::Tensor h = w.word.index_select(0, ids.reshape({-1})).view({B, T, H}) +
-                      w.position.slice(0, 0, T).unsqueeze(0) + w.token_type[0].view({1, 1, H});
-    h = layer_norm(h, w.emb_norm, eps);
-    // Additive key mask [B, 1, 1, T]: 0 keeps, -inf drops padding keys (every row keeps [CLS]).
-    torch::Tensor add_mask =
-        torch::zeros({B, 1, 1, T}).masked_fill(mask.view({B, 1, 1, T}) == 0, -std::numeric_limits<float>::infinity());
-    auto heads = [&](const torch::Tensor& x) { return x.view({B, T, nH, D}).transpose(1, 2); };  // [B, nH, T, D]
-    for (const Layer& L : w.layers) {
-      torch::Tensor ctx = attention(heads(L.query(h)), heads(L.key(h)), heads(L.value(h)), add_mask);
-      ctx = ctx.transpose(1, 2).reshape({B, T, H});
-      h = layer_norm(L.attn_out(ctx) + h, L.attn_norm, eps);
-      h = layer_norm(L.out(gelu_erf(L.inter(h))) + h, L.out_norm, eps);
-    }
-    torch::Tensor m = mask.unsqueeze(-1);                                   // [B, T, 1]
-    torch::Tensor pooled = (h * m).sum(1) / m.sum(1).clamp_min(1e-9);       // [B, H]
-    return pooled / pooled.norm(2, 1, /*keepdim=*/true).clamp_min(1e-12);   // [B, H]
-  }
-
-  // Rows of `ids` selected by `order[begin, end)`, padded into one batch; writes vectors into out.
+  // The texts `order[begin, end)` (token ids, no padding: all their tokens are rows of one activation matrix, each
+  // attending only to its own text) → unit vectors written to out rows order[i].
   void run_batch(const std::vector<std::vector<TokenId>>& ids, const std::vector<std::size_t>& order,
                  std::size_t begin, std::size_t end, float* out) const {
-    const std::int64_t B = static_cast<std::int64_t>(end - begin);
-    std::int64_t T = 1;
-    for (std::size_t i = begin; i < end; ++i) T = std::max<std::int64_t>(T, ids[order[i]].size());
-    torch::Tensor tid = torch::full({B, T}, static_cast<std::int64_t>(pad), torch::kLong);
-    torch::Tensor mask = torch::zeros({B, T}, torch::kFloat);
-    auto ta = tid.accessor<std::int64_t, 2>();
-    auto ma = mask.accessor<float, 2>();
-    for (std::int64_t b = 0; b < B; ++b) {
+    const i64 H = config.hidden_size, nH = config.num_attention_heads, D = H / nH, I = config.intermediate_size;
+    const double eps = config.layer_norm_eps;
+    const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(D)));
+    const kernels::WType f32 = kernels::WType::f32;
+    std::vector<i64> row0;  // first row of each text
+    i64 M = 0;
+    for (std::size_t i = begin; i < end; ++i) {
+      row0.push_back(M);
+      M += static_cast<i64>(ids[order[i]].size());
+    }
+    std::vector<float> h(M * H), qkv(M * 3 * H), ctx(M * H), inter(M * I);
+    WorkPool& wp = *pool;
+    for (std::size_t b = 0; b < row0.size(); ++b) {
       const auto& row = ids[order[begin + b]];
       for (std::size_t t = 0; t < row.size(); ++t) {
-        ta[b][t] = row[t];
-        ma[b][t] = 1.0f;
+        float* x = h.data() + (row0[b] + static_cast<i64>(t)) * H;
+        const float* we = w.word.data() + static_cast<i64>(row[t]) * H;
+        const float* pe = w.position.data() + static_cast<i64>(t) * H;
+        for (i64 c = 0; c < H; ++c) x[c] = we[c] + pe[c] + w.token_type[c];
       }
     }
-    torch::Tensor v = forward(tid, mask).contiguous();
-    const std::size_t H = static_cast<std::size_t>(config.hidden_size);
-    const float* src = v.data_ptr<float>();
-    for (std::int64_t b = 0; b < B; ++b) std::copy(src + b * H, src + (b + 1) * H, out + order[begin + b] * H);
+    for_rows(wp, M, 8 * H, [&](i64 r) { layer_norm_row(h.data() + r * H, w.emb_norm, H, eps); });
+    for (const Layer& L : w.layers) {
+      linear(wp, f32, M, H, h.data(),
+             {{L.query.weight.data(), H, qkv.data(), 3 * H, L.query.bias.data(), false},
+              {L.key.weight.data(), H, qkv.data() + H, 3 * H, L.key.bias.data(), false},
+              {L.value.weight.data(), H, qkv.data() + 2 * H, 3 * H, L.value.bias.data(), false}});
+      // self-attention per (text, head): scores = q·kᵀ/√D over the text's tokens, softmax, · v
+      const i64 tasks = static_cast<i64>(row0.size()) * nH;
+      auto attend = [&](i64 task) {
+        thread_local std::vector<float> sc;
+        const std::size_t b = static_cast<std::size_t>(task / nH);
+        const i64 head = task % nH, T = static_cast<i64>(ids[order[begin + b]].size());
+        const float* base = qkv.data() + row0[b] * 3 * H + head * D;
+        sc.resize(static_cast<std::size_t>(T * T));
+        kernels::gemm_nt(T, 0, T, D, base, 3 * H, base + H, f32, 3 * H, sc.data(), T, nullptr, false);
+        for (i64 i = 0; i < T; ++i) {
+          float* p = sc.data() + i * T;
+          kernels::scale(p, T, scale);
+          const float sum = kernels::exp_sum(p, T, kernels::max_of(p, T));
+          kernels::scale(p, T, 1.0f / sum);
+        }
+        float* o = ctx.data() + row0[b] * H + head * D;
+        for (i64 i = 0; i < T; ++i) std::fill(o + i * H, o + i * H + D, 0.0f);
+        kernels::gemm_nn(T, D, T, sc.data(), T, base + 2 * H, f32, 3 * H, o, H);
+      };
+      wp.run(tasks, 1, [&](i64 b, i64 e) {
+        for (i64 t = b; t < e; ++t) attend(t);
+      });
+      // h = LayerNorm(ctx·Woᵀ + bo + h); h = LayerNorm(gelu(h·Wiᵀ + bi)·Wo2ᵀ + bo2 + h)
+      for_rows(wp, M, H, [&](i64 r) {
+        for (i64 c = 0; c < H; ++c) h[r * H + c] += L.attn_out.bias[c];
+      });
+      linear(wp, f32, M, H, ctx.data(), {{L.attn_out.weight.data(), H, h.data(), H, nullptr, true}});
+      for_rows(wp, M, 8 * H, [&](i64 r) { layer_norm_row(h.data() + r * H, L.attn_norm, H, eps); });
+      linear(wp, f32, M, H, h.data(), {{L.inter.weight.data(), I, inter.data(), I, L.inter.bias.data(), false}});
+      for_rows(wp, M, 30 * I, [&](i64 r) { gelu_erf_row(inter.data() + r * I, I); });
+      for_rows(wp, M, H, [&](i64 r) {
+        for (i64 c = 0; c < H; ++c) h[r * H + c] += L.out.bias[c];
+      });
+      linear(wp, f32, M, I, inter.data(), {{L.out.weight.data(), H, h.data(), H, nullptr, true}});
+      for_rows(wp, M, 8 * H, [&](i64 r) { layer_norm_row(h.data() + r * H, L.out_norm, H, eps); });
+    }
+    // mean pooling over each text's tokens, then L2 normalisation
+    for (std::size_t b = 0; b < row0.size(); ++b) {
+      const i64 T = static_cast<i64>(ids[order[begin + b]].size());
+      std::vector<double> acc(H, 0.0);
+      for (i64 t = 0; t < T; ++t)
+        for (i64 c = 0; c < H; ++c) acc[c] += h[(row0[b] + t) * H + c];
+      double norm = 0;
+      for (i64 c = 0; c < H; ++c) {
+        acc[c] /= static_cast<double>(T);
+        norm += acc[c] * acc[c];
+      }
+      norm = std::max(std::sqrt(norm), 1e-12);
+      float* dst = out + order[begin + b] * H;
+      for (i64 c = 0; c < H; ++c) dst[c] = static_cast<float>(acc[c] / norm);
+    }
   }
 
   std::vector<float> encode_ids(const std::vector<std::vector<TokenId>>& ids, bool sort_by_length) const {
@@ -235,10 +287,10 @@ struct BertEncoder::Impl {
     std::vector<float> out(ids.size() * static_cast<std::size_t>(config.hidden_size));
     std::vector<std::size_t> order(ids.size());
     std::iota(order.begin(), order.end(), 0);
-    if (sort_by_length)  // similar lengths share a batch → less padding
+    if (sort_by_length)  // similar lengths share a batch (kept from the padded version: no effect on results)
       std::stable_sort(order.begin(), order.end(),
                        [&](std::size_t a, std::size_t b) { return ids[a].size() < ids[b].size(); });
-    at::NoGradGuard no_grad;
+    std::lock_guard lock(mu);
     for (std::size_t begin = 0; begin < order.size(); begin += batch_size)
       run_batch(ids, order, begin, std::min(order.size(), begin + batch_size), out.data());
     return out;
@@ -265,7 +317,8 @@ std::unique_ptr<BertEncoder> BertEncoder::load(const fs::path& dir, const BertEn
   std::unique_ptr<BertEncoder> enc(new BertEncoder());
   Impl& m = *enc->impl_;
   m.config = bert_config_load(dir / "config.json");
-  if (options.threads >= 0) set_threads(options.threads);
+  m.pool = std::make_unique<WorkPool>(options.threads > 0 ? options.threads
+                                                         : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   m.batch_size = std::max<std::size_t>(1, options.batch_size);
 
   // Tokenizer: vocab.txt (WordPiece) when present, else whatever load_tokenizer finds in the directory.

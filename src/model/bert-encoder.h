@@ -1,6 +1,6 @@
 // A BERT sentence encoder in the sentence-transformers/all-MiniLM-L6-v2 layout, as a retrieval::Encoder:
-// WordPiece → [CLS] ids [SEP] (cut to max_seq_length) → BERT (post-LN, erf GELU, padding mask, batched,
-// fp32 CPU) → mean pooling over non-pad tokens → L2 normalisation, so inner product = cosine similarity.
+// WordPiece → [CLS] ids [SEP] (cut to max_seq_length) → BERT (post-LN, erf GELU, batched without padding,
+// fp32 CPU on the hand-written kernels) → mean pooling over non-pad tokens → L2 normalisation, so inner product = cosine similarity.
 // Reads config.json, model.safetensors (HF BertModel names, optional "bert." prefix; pooler ignored),
 // vocab.txt and sentence_bert_config.json. Torch-free header (PIMPL). Not here: the pooler/CLS pooling,
 // token-type segments (all 0), GPU, bf16.
@@ -32,8 +32,8 @@ struct BertConfig {
 BertConfig bert_config_load(const std::filesystem::path& config_json);
 
 struct BertEncoderOptions {
-  int threads = 0;              // torch intra-op threads; 0 = hardware threads, < 0 = leave as is
-  std::size_t batch_size = 32;  // texts per forward pass (sorted by length to limit padding)
+  int threads = 0;              // threads of the encoder's work pool; <= 0 = hardware threads
+  std::size_t batch_size = 32;  // texts per forward pass (sorted by length)
   int max_seq_length = 0;       // tokens incl. [CLS]/[SEP]; 0 = sentence_bert_config.json, else 256
 };
 

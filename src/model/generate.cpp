@@ -79,69 +79,131 @@ class Streamer {
 
 }  // namespace
 
-GenerateResult generate_loop(const std::vector<int>& prompt, const GenerateParams& params, const StepFn& step,
-                             const TokenDecoder& decode, const std::vector<std::int64_t>& eos_ids,
-                             std::int64_t max_context) {
+struct Generation::State {
+  std::vector<int> prompt;
+  GenerateParams params;
+  TokenDecoder decode;
+  std::vector<std::int64_t> eos_ids;
+  std::int64_t max_context;
+  Sampler sampler;
+  Streamer streamer;
+  bool streaming, need_text, done = false;
+  std::string text;  // decode(r.ids), kept current when need_text
+  std::vector<int> feed;
+  GenerateResult r;
+
+  State(const std::vector<int>& p, const GenerateParams& gp, const TokenDecoder& d, const std::vector<std::int64_t>& eos,
+        std::int64_t max_ctx)
+      : prompt(p),
+        params(gp),
+        decode(d),
+        eos_ids(eos),
+        max_context(max_ctx),
+        sampler({gp.temperature, gp.top_p, gp.top_k, gp.seed}),
+        streamer(params.on_token, params.stop_strings),
+        streaming(static_cast<bool>(gp.on_token)),
+        need_text(d && (streaming || !gp.stop_strings.empty())) {}
+
+  bool is_stop_id(int id) const {
+    if (std::find(params.stop_ids.begin(), params.stop_ids.end(), id) != params.stop_ids.end()) return true;
+    return params.stop_at_eos && std::find(eos_ids.begin(), eos_ids.end(), id) != eos_ids.end();
+  }
+
+  // max_tokens reached or the context full: finish with "length".
+  void check_limits() {
+    const bool full = max_context > 0 && static_cast<std::int64_t>(prompt.size() + r.ids.size()) >= max_context;
+    if (static_cast<int>(r.ids.size()) >= params.max_tokens || full) finish();
+  }
+
+  // The end without a stop string: the whole text, and the final event.
+  void finish() {
+    if (decode) r.text = need_text && !r.ids.empty() ? text : decode(r.ids);
+    if (streaming) streamer.finish(r.text, r.finish_reason);
+    done = true;
+    feed.clear();
+  }
+};
+
+Generation::Generation(const std::vector<int>& prompt, const GenerateParams& params, const TokenDecoder& decode,
+                       const std::vector<std::int64_t>& eos_ids, std::int64_t max_context) {
   if (prompt.empty()) throw Error("generate: the prompt is empty", "generate", "pass at least one token (e.g. BOS)");
   if (!params.stop_strings.empty() && !decode)
     throw Error("stop strings need a tokenizer (TokenDecoder)", "generate");
-  using clock = std::chrono::steady_clock;
-  GenerateResult r;
-  r.prompt_tokens = static_cast<int>(prompt.size());
-  r.finish_reason = "length";
-  Sampler sampler({params.temperature, params.top_p, params.top_k, params.seed});
-  auto is_stop_id = [&](int id) {
-    if (std::find(params.stop_ids.begin(), params.stop_ids.end(), id) != params.stop_ids.end()) return true;
-    return params.stop_at_eos && std::find(eos_ids.begin(), eos_ids.end(), id) != eos_ids.end();
-  };
   if (max_context > 0 && static_cast<std::int64_t>(prompt.size()) >= max_context)
     throw Error("the prompt (" + std::to_string(prompt.size()) + " tokens) fills the model's context of " +
                     std::to_string(max_context),
                 "generate", "shorten the prompt");
+  s_ = std::make_unique<State>(prompt, params, decode, eos_ids, max_context);
+  s_->r.prompt_tokens = static_cast<int>(prompt.size());
+  s_->r.finish_reason = "length";
+  s_->feed = prompt;
+  s_->check_limits();
+}
 
-  const bool streaming = static_cast<bool>(params.on_token);
-  const bool need_text = decode && (streaming || !params.stop_strings.empty());
-  Streamer streamer(params.on_token, params.stop_strings);
-  std::string text;  // decode(r.ids), kept current when need_text
-  static const std::string kNoText;
+Generation::~Generation() = default;
+Generation::Generation(Generation&&) noexcept = default;
+Generation& Generation::operator=(Generation&&) noexcept = default;
 
-  std::vector<int> feed = prompt;
-  for (int n = 0; n < params.max_tokens; ++n) {
-    if (max_context > 0 && static_cast<std::int64_t>(prompt.size() + r.ids.size()) >= max_context) break;
-    auto t0 = clock::now();
-    std::vector<float> logits = step(feed);
-    double ms = std::chrono::duration<double, std::milli>(clock::now() - t0).count();
-    (n == 0 ? r.prefill_ms : r.decode_ms) += ms;
-    int id = sampler.sample(logits);
-    if (is_stop_id(id)) {
-      r.finish_reason = "stop";
-      break;
-    }
-    r.ids.push_back(id);
-    feed.assign(1, id);
-    if (need_text) text = decode(r.ids);
-    std::size_t cut = std::string::npos;
-    if (!params.stop_strings.empty()) {
-      for (const auto& s : params.stop_strings)
-        if (!s.empty()) cut = std::min(cut, text.find(s));
-    }
-    if (streaming) {
-      const int index = static_cast<int>(r.ids.size()) - 1;
-      if (!streamer.token(id, index, decode ? text : kNoText, cut)) {
-        r.text = streamer.released();
-        r.finish_reason = "cancelled";
-        return r;
-      }
-    }
-    if (cut != std::string::npos) {
-      r.text = text.substr(0, cut);
-      r.finish_reason = "stop";
-      if (streaming) streamer.finish(r.text, r.finish_reason);
-      return r;
+bool Generation::done() const { return s_->done; }
+const std::vector<int>& Generation::next_ids() const { return s_->feed; }
+const std::vector<int>& Generation::prompt() const { return s_->prompt; }
+const GenerateResult& Generation::result() const { return s_->r; }
+GenerateResult& Generation::result() { return s_->r; }
+
+void Generation::accept(const std::vector<float>& logits) {
+  State& g = *s_;
+  if (g.done) throw Error("Generation::accept after the generation finished", "generate");
+  const int id = g.sampler.sample(logits);
+  if (g.is_stop_id(id)) {
+    g.r.finish_reason = "stop";
+    g.finish();
+    return;
+  }
+  g.r.ids.push_back(id);
+  g.feed.assign(1, id);
+  if (g.need_text) g.text = g.decode(g.r.ids);
+  std::size_t cut = std::string::npos;
+  if (!g.params.stop_strings.empty()) {
+    for (const auto& s : g.params.stop_strings)
+      if (!s.empty()) cut = std::min(cut, g.text.find(s));
+  }
+  if (g.streaming) {
+    static const std::string kNoText;
+    const int index = static_cast<int>(g.r.ids.size()) - 1;
+    if (!g.streamer.token(id, index, g.decode ? g.text : kNoText, cut)) {
+      g.r.text = g.streamer.released();
+      g.r.finish_reason = "cancelled";
+      g.done = true;
+      g.feed.clear();
+      return;
     }
   }
-  if (decode) r.text = need_text && !r.ids.empty() ? text : decode(r.ids);
-  if (streaming) streamer.finish(r.text, r.finish_reason);
+  if (cut != std::string::npos) {
+    g.r.text = g.text.substr(0, cut);
+    g.r.finish_reason = "stop";
+    if (g.streaming) g.streamer.finish(g.r.text, g.r.finish_reason);
+    g.done = true;
+    g.feed.clear();
+    return;
+  }
+  g.check_limits();
+}
+
+GenerateResult generate_loop(const std::vector<int>& prompt, const GenerateParams& params, const StepFn& step,
+                             const TokenDecoder& decode, const std::vector<std::int64_t>& eos_ids,
+                             std::int64_t max_context) {
+  using clock = std::chrono::steady_clock;
+  Generation g(prompt, params, decode, eos_ids, max_context);
+  double prefill_ms = 0, decode_ms = 0;
+  for (int n = 0; !g.done(); ++n) {
+    const auto t0 = clock::now();
+    std::vector<float> logits = step(g.next_ids());
+    (n == 0 ? prefill_ms : decode_ms) += std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+    g.accept(logits);
+  }
+  GenerateResult r = std::move(g.result());
+  r.prefill_ms = prefill_ms;
+  r.decode_ms = decode_ms;
   return r;
 }
 

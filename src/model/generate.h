@@ -3,10 +3,12 @@
 // the loop is shared by the KV-cache path, the no-cache reference path and tests with a mock model.
 // Text (for stop strings) comes from a TokenDecoder callback, so any tokenizer plugs in. An optional per-token
 // callback (GenerateParams::on_token) streams the text live, in UTF-8-whole pieces that never include a stop
-// string; it can cancel. Not here: batching several sequences, speculative decoding.
+// string; it can cancel. The loop is also available one step at a time (Generation), so a scheduler can advance
+// many sequences in one forward (model/batch-scheduler.h). Not here: speculative decoding.
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -64,6 +66,32 @@ struct GenerateResult {
   int prompt_tokens = 0;
   double prefill_ms = 0;       // the first step (prompt)
   double decode_ms = 0;        // all later steps
+};
+
+// One sequence's generation, one step at a time: next_ids() are the ids to feed (the prompt first, then each sampled
+// id), accept() takes the logits [V] of the last id fed — sampling, stop ids, stop strings, max_tokens, the context
+// limit, streaming and cancellation exactly as generate_loop (which is a loop over this). Streaming events are
+// emitted from inside the constructor (max_tokens 0: the final event) and accept(), on the calling thread.
+class Generation {
+ public:
+  // Throws ecpo::Error for an empty prompt, stop strings without a decoder, or a prompt that fills max_context.
+  Generation(const std::vector<int>& prompt, const GenerateParams& params, const TokenDecoder& decode,
+             const std::vector<std::int64_t>& eos_ids, std::int64_t max_context = 0);
+  ~Generation();
+  Generation(Generation&&) noexcept;
+  Generation& operator=(Generation&&) noexcept;
+
+  bool done() const;
+  const std::vector<int>& next_ids() const;  // empty once done
+  void accept(const std::vector<float>& logits);
+  const std::vector<int>& prompt() const;
+  // ids, text, finish_reason, prompt_tokens (final once done); prefill_ms / decode_ms are the driver's to fill.
+  const GenerateResult& result() const;
+  GenerateResult& result();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
 };
 
 // Runs the loop. `eos_ids` are honoured when params.stop_at_eos; `max_context` (0 = unlimited) caps

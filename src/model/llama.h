@@ -4,8 +4,9 @@
 //   auto lm = CausalLM::load(dir, {.dtype = "bfloat16", .threads = 2});
 //   std::vector<float> logits = lm->logits_last(ids);                 // [V] of the last position
 //   GenerateResult r = lm->generate(prompt_ids, params, decoder);     // KV-cache generation
-// Batched prefill uses LEFT padding: every sequence ends at the last column; position ids count only real
-// tokens; pad keys are masked. Not thread-safe: one CausalLM per thread (or a lock) for concurrent calls.
+// Every step runs on hand-written CPU kernels over the weights, used in place from the mmapped safetensors when
+// their dtype is the compute dtype (llama-impl.h); set_fast_decode(false) switches to the torch reference forward
+// (linking ecpo_model_torch). Not thread-safe: one CausalLM per thread (or a lock) for concurrent calls.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -18,11 +19,13 @@
 
 namespace ecpo::model {
 
+class BatchScheduler;
+
 struct ModelOptions {
   // compute/weight dtype: float32 | bfloat16 | auto (bfloat16 when config torch_dtype is bfloat16, else float32).
-  // float16 compute is refused: libtorch 1.13 has no CPU fp16 matmul (fp16 weights load into either dtype).
+  // float16 compute is refused (fp16 weights load into either dtype). Activations are float32 in both.
   std::string dtype = "float32";
-  int threads = 0;                // torch::set_num_threads; 0 = hardware threads
+  int threads = 0;                // threads of the engine's work pool (and torch's, for the reference); 0 = hardware
   // PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors), merged into the weights at
   // load (W' = W + scale·B·A in float32, then cast to dtype); empty = none.
   std::filesystem::path adapter_dir;
@@ -44,7 +47,8 @@ class CausalLM {
   std::vector<float> logits_last(const std::vector<int>& ids);
   // Logits of every position: [T][V].
   std::vector<std::vector<float>> logits_all(const std::vector<int>& ids);
-  // Batched prefill (left padding + attention mask): last-position logits per sequence, [B][V].
+  // Several sequences in one forward (each its own KV cache; the torch reference left-pads them): last-position
+  // logits per sequence, [B][V]. On the kernels each row equals logits_last of that sequence bit for bit.
   std::vector<std::vector<float>> logits_last_batch(const std::vector<std::vector<int>>& batch);
 
   // Logits of positions prefix-1 .. n-1 computed the way generation does: one batched prefill of ids[0, prefix),
@@ -52,8 +56,8 @@ class CausalLM {
   // decode path against logits_all / logits_last.
   std::vector<std::vector<float>> logits_incremental(const std::vector<int>& ids, std::size_t prefix = 1);
 
-  // Single-token steps (generation after the prompt) run on hand-written kernels over the raw weights
-  // (model/decode-kernels.h) — on by default; off runs them through the same torch ops as prefill.
+  // On (default): every step runs on the hand-written kernels (model/kernels.h). Off: every step runs the torch
+  // reference forward over the same weights (llama-reference.cpp) — only programs that call this link libtorch.
   void set_fast_decode(bool on);
   bool fast_decode() const;
 
@@ -70,6 +74,7 @@ class CausalLM {
   struct Impl;
 
  private:
+  friend class BatchScheduler;  // runs many sequences through Impl's forward (batch-scheduler.h)
   explicit CausalLM(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

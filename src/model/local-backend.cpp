@@ -38,6 +38,21 @@ std::shared_ptr<llm::ChatModel> make_local(const llm::RoleSpec& spec) {
       throw Error("setting 'threads' of local role '" + spec.name + "' must be an integer >= 0", "roles");
     o.threads = it->get<int>();
   }
+  if (auto it = raw.find("max_batch"); it != raw.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int>() < 1)
+      throw Error("setting 'max_batch' of local role '" + spec.name + "' must be an integer >= 1", "roles");
+    o.max_batch = it->get<int>();
+  }
+  if (auto it = raw.find("kv_cache_mb"); it != raw.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<std::int64_t>() < 1)
+      throw Error("setting 'kv_cache_mb' of local role '" + spec.name + "' must be an integer >= 1 (MiB)", "roles");
+    o.kv_cache_mb = it->get<std::int64_t>();
+  }
+  if (auto it = raw.find("prefix_cache"); it != raw.end() && !it->is_null()) {
+    if (!it->is_boolean())
+      throw Error("setting 'prefix_cache' of local role '" + spec.name + "' must be true or false", "roles");
+    o.prefix_cache = it->get<bool>();
+  }
   return LocalChatModel::load(o);
 }
 

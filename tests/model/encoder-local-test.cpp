@@ -117,14 +117,27 @@ TEST(LocalChatModel, SeededSamplingRepeats) {
   EXPECT_EQ(a.usage.completion_tokens, b.usage.completion_tokens);
 }
 
-TEST(LocalChatModel, ConcurrentCallsAreSerialisedAndCorrect) {
+// Concurrent calls are batched by the engine's scheduler and still give the solo reply; a repeated prompt reuses
+// the cached prefix (all but its last token) and says so in usage.cached_tokens; two models loaded with the same
+// settings share one engine (one scheduler, one prefix cache).
+TEST(LocalChatModel, ConcurrentCallsAreBatchedAndCorrect) {
   auto m = load("llama");
-  auto expected = m->chat(kChat, greedy(8)).text;
-  std::vector<std::string> got(3);
+  auto first = m->chat(kChat, greedy(8));
+  EXPECT_EQ(first.usage.cached_tokens, 0);
+  const auto before = m->scheduler_metrics();
+  std::vector<ecpo::llm::ChatResult> got(6);
   std::vector<std::thread> ts;
-  for (int i = 0; i < 3; ++i) ts.emplace_back([&, i] { got[i] = m->chat(kChat, greedy(8)).text; });
+  for (int i = 0; i < 6; ++i) ts.emplace_back([&, i] { got[i] = m->chat(kChat, greedy(8)); });
   for (auto& t : ts) t.join();
-  for (const auto& g : got) EXPECT_EQ(g, expected);
+  for (const auto& g : got) {
+    EXPECT_EQ(g.text, first.text);
+    EXPECT_EQ(g.usage.cached_tokens, first.usage.prompt_tokens - 1) << "the prompt minus the token fed for logits";
+  }
+  const auto after = m->scheduler_metrics();
+  EXPECT_EQ(after.requests - before.requests, 6);
+  EXPECT_EQ(after.prefix_hits - before.prefix_hits, 6);
+  auto twin = load("llama");
+  EXPECT_EQ(twin->chat(kChat, greedy(8)).usage.cached_tokens, first.usage.prompt_tokens - 1) << "shared engine";
 }
 
 TEST(LocalChatModel, AdapterAndBadInputs) {

@@ -9,4 +9,4 @@ ecpo_test(test_model_engine
     ${CMAKE_CURRENT_LIST_DIR}/engine-init-test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine-cli-test.cpp
     ${CMAKE_CURRENT_LIST_DIR}/engine-torch-util-test.cpp
-  LIBS ecpo_model ecpo_util ${TORCH_LIBRARIES})
+  LIBS ecpo_model_torch ecpo_model ecpo_util ${TORCH_LIBRARIES})

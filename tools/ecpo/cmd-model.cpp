@@ -48,7 +48,7 @@ struct ModelFlags {
     c->add_option("--model", model, "Hugging Face model directory (config.json + *.safetensors)")->required();
     c->add_option("--dtype", dtype, "compute dtype: float32, bfloat16, float16 or auto (config torch_dtype)")
         ->capture_default_str();
-    c->add_option("--threads", threads, "torch intra-op threads (0 = all hardware threads)")->capture_default_str();
+    c->add_option("--threads", threads, "engine threads (0 = all hardware threads)")->capture_default_str();
   }
 };
 
@@ -131,7 +131,7 @@ void register_model_commands(CLI::App& app) {
 
   // ---- ecpo generate --------------------------------------------------------------------------------------
   {
-    auto* c = app.add_subcommand("generate", "generate a completion with the built-in libtorch engine");
+    auto* c = app.add_subcommand("generate", "generate a completion with the built-in CPU engine");
     auto mf = std::make_shared<ModelFlags>();
     mf->add(c);
     struct Opts {

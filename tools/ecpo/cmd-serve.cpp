@@ -1,7 +1,7 @@
 // CLI verbs: serve, embed (see commands.h). Thin: flags → library call → output.
 //   ecpo serve --model DIR [--adapter DIR] [--host 127.0.0.1] [--port 8000] [--model-name NAME] [--threads N]
 //              [--dtype float32|bfloat16|float16|auto] [--chat-template NAME] [--api-key-env VAR]
-//              [--tls-cert PEM --tls-key PEM]
+//              [--tls-cert PEM --tls-key PEM] [--max-batch N] [--kv-cache-mb MB] [--no-prefix-cache]
 //       an OpenAI-compatible endpoint (/v1/chat/completions, /v1/models, /health): the local engine
 //       (model/local-chat-model.h) behind llm::ChatServer
 //   ecpo embed --model DIR (--text TEXT)... [--json] [--threads N] [--batch-size N] [--max-seq-length N]
@@ -92,7 +92,13 @@ void register_serve_commands(CLI::App& app) {
   c->add_option("--port", f->serve.port, "port to listen on (0 = any free port, printed at start)")
       ->capture_default_str();
   c->add_option("--model-name", f->serve.model_id, "model id clients send and /v1/models lists (default: directory name)");
-  c->add_option("--threads", f->model.threads, "torch intra-op threads (0 = all hardware threads)")->capture_default_str();
+  c->add_option("--threads", f->model.threads, "engine threads (0 = all hardware threads)")->capture_default_str();
+  c->add_option("--max-batch", f->model.max_batch, "requests decoded together at most (continuous batching)")
+      ->capture_default_str();
+  c->add_option("--kv-cache-mb", f->model.kv_cache_mb,
+                "KV memory for running requests + the prefix cache, MiB (requests that do not fit wait)")
+      ->capture_default_str();
+  c->add_flag("--no-prefix-cache{false}", f->model.prefix_cache, "do not reuse the KV of earlier prompts' prefixes");
   c->add_option("--dtype", f->model.dtype, "compute dtype: float32, bfloat16, float16 or auto")->capture_default_str();
   c->add_option("--chat-template", f->model.chat_template,
                 "llama3, llama3.1, chatml, qwen2 or qwen2.5 (default: llama3 when the tokenizer has Llama-3 "
@@ -109,7 +115,7 @@ void register_serve_commands(CLI::App& app) {
   ec->add_option("--text", e->texts, "text to embed (repeat for several)")->required();
   ec->add_flag("--json", e->json, "print {model, dim, embeddings:[{text, embedding}]} with the full vectors");
   ec->add_option("--show", e->show, "values printed per vector without --json")->capture_default_str();
-  ec->add_option("--threads", e->options.threads, "torch intra-op threads (0 = all hardware threads)")
+  ec->add_option("--threads", e->options.threads, "encoder threads (0 = all hardware threads)")
       ->capture_default_str();
   ec->add_option("--batch-size", e->options.batch_size, "texts per forward pass")->capture_default_str();
   ec->add_option("--max-seq-length", e->options.max_seq_length,

@@ -20,26 +20,18 @@
 #endif
 
 namespace {
-// libtorch's OpenMP pool busy-waits between parallel regions by default; beside OpenBLAS's own threads on a
-// small machine that oversubscribes the cores (the BERT encoder ran 5x slower at 2 threads than at 1).
-// The runtime reads OMP_WAIT_POLICY only when it loads, so when the user has not chosen a policy we set
-// PASSIVE and re-execute once — only for the verbs that run torch compute, since loading libtorch twice
-// costs ~0.4 s. If the re-exec fails we simply go on with the default policy.
-void ensure_passive_openmp(int argc, char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY")) return;
-  static const char* torch_verbs[] = {"generate", "logits", "embed", "serve", "index", "retrieve", "llm", "train"};
-  bool computes = false;
-  for (int i = 1; i < argc && !computes; ++i)
-    for (const char* v : torch_verbs)
-      if (std::string(argv[i]) == v) computes = true;
-  if (!computes) return;
-  ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  ::execv("/proc/self/exe", argv);
-}
+// An OpenMP runtime busy-waits between parallel regions by default; beside other threads on a small machine that
+// oversubscribes the cores (the torch BERT encoder once ran 5x slower at 2 threads than at 1). The engine itself
+// uses no OpenMP (its kernels run on their own WorkPool) and the binary does not link libtorch, but a library that
+// brings OpenMP in (libtorch for training, OpenBLAS builds) reads OMP_WAIT_POLICY once, in its load-time
+// initialiser — before main(). So the default (PASSIVE, unless the user chose a policy) is set from the
+// executable's .preinit_array, which the dynamic linker runs before any shared library's initialisers: no
+// re-exec of the process (which cost a second load of every library).
+void preinit_passive_openmp(int, char**, char**) { ::setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/0); }
+__attribute__((section(".preinit_array"), used)) void (*const preinit_entry)(int, char**, char**) = preinit_passive_openmp;
 }  // namespace
 
 int main(int argc, char** argv) {
-  ensure_passive_openmp(argc, argv);
   CLI::App app{"ecpo — expectation-confirmation preference optimisation for conversational recommendation agents"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("ecpo ") + ECPO_VERSION + " (libtorch " +
