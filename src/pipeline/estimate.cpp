@@ -152,13 +152,19 @@ std::vector<Estimate> estimate_stages(const Recipe& r, const std::vector<Stage>&
           static_cast<double>(avail < 0 ? limit : std::clamp<long long>(avail - offset, 0, limit));
       const std::string agent = s.config.at("agent").get<std::string>();
       const bool student = s.config.at("student").get<bool>();
-      const double tpe = rates.num("users." + user + ".turns_per_episode", turns);
-      const double agent_calls = rates.num("agents." + agent + ".calls_per_turn", 1.0);
+      // A local student behaves by how far it was trained, not like the framework's LLM expert: an untrained
+      // one fails every action, a trained one rarely ends an episode early (measured rates, estimates.yaml).
+      const std::string kind = s.name == "test-base" ? "untrained" : "trained";
+      const std::string sk = "students." + kind + ".";
+      const double tpe = student ? rates.num(sk + "turns_per_episode", turns)
+                                 : rates.num("users." + user + ".turns_per_episode", turns);
+      const double agent_calls = student ? rates.num(sk + "calls_per_turn", 1.0)
+                                         : rates.num("agents." + agent + ".calls_per_turn", 1.0);
       const double user_calls = rates.num("users." + user + ".calls_per_turn", 3.0);
       const double opener = rates.num("users." + user + ".opener_calls", 1.0);
       const double n_turns = episodes * std::min(tpe, turns);
-      const double ap = rates.num("agents." + agent + ".prompt_tokens", 1200);
-      const double ac = rates.num("agents." + agent + ".completion_tokens", 30);
+      const double ap = student ? rates.num(sk + "prompt_tokens", 1200) : rates.num("agents." + agent + ".prompt_tokens", 1200);
+      const double ac = student ? rates.num(sk + "completion_tokens", 30) : rates.num("agents." + agent + ".completion_tokens", 30);
       add_calls(e, rm, student ? "" : "agent", n_turns * agent_calls, ap, ac);
       add_calls(e, rm, "user_sim", n_turns * user_calls + episodes * opener, rates.num("users." + user + ".prompt_tokens", 900),
                 rates.num("users." + user + ".completion_tokens", 80));

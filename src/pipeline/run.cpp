@@ -18,6 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "llm/llm-check.h"
+#include "llm/roles.h"
 #include "pipeline/stamp.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -128,6 +130,7 @@ std::vector<StageState> pipeline_run(const Recipe& r, const std::vector<Stage>& 
   }
 
   std::vector<StageState> result;
+  bool roles_checked = !o.check_roles;
   for (std::size_t i = 0; i < stages.size(); ++i) {
     const Stage& s = stages[i];
     StageState state{s.name, "", 0};
@@ -158,6 +161,11 @@ std::vector<StageState> pipeline_run(const Recipe& r, const std::vector<Stage>& 
         if (!stamp_read(r.out_dir / d)) missing += (missing.empty() ? "" : ", ") + d;
       throw Error("stage '" + s.name + "' needs unfinished stages: " + missing, r.out_dir.string(),
                   "run the pipeline without --only first, or --only " + missing.substr(0, missing.find(',')));
+    }
+
+    if (!roles_checked) {  // before the first stage that runs: a dead endpoint stops the run with nothing started
+      check_recipe_roles(r, out);
+      roles_checked = true;
     }
 
     // Where the stage writes, and whether a simulation continues what a killed run left.
@@ -221,6 +229,21 @@ std::vector<StageState> pipeline_run(const Recipe& r, const std::vector<Stage>& 
     result.push_back(state);
   }
   return result;
+}
+
+void check_recipe_roles(const Recipe& r, std::ostream& out) {
+  if (r.offline) return;
+  const fs::path path = r.cfg.get<std::string>("roles", "");
+  llm::RoleSetOptions rso;
+  rso.no_cache = true;
+  llm::RoleSet roles(llm::load_roles(path), rso);
+  const auto results = llm::check_roles(roles);
+  for (const auto& c : results)
+    if (!c.ok)
+      throw Error("role '" + c.role + "' cannot be reached (" + c.model + " at " + c.endpoint + "): " + c.message,
+                  path.string(), "fix the role (try `ecpo llm check --config " + path.string() + "`), then rerun: no stage has run");
+  out << "== roles: " << results.size() << " endpoint probe" << (results.size() == 1 ? "" : "s") << " ok ("
+      << path.string() << ")\n";
 }
 
 }  // namespace ecpo::pipeline

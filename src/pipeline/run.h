@@ -21,6 +21,7 @@ struct RunOptions {
   std::string only;           // run just this stage (its upstream stages must be finished)
   std::filesystem::path exe;  // binary that runs the stage commands (default: this process's executable)
   bool echo = true;           // copy the stages' output to stdout
+  bool check_roles = true;    // online recipes: probe every role of the roles file before the first stage runs
 };
 
 struct StageState {
@@ -33,6 +34,10 @@ struct StageState {
 // and its log file when a command fails; finished stages keep their stamps.
 std::vector<StageState> pipeline_run(const Recipe& r, const std::vector<Stage>& stages, const RunOptions& o,
                                      std::ostream& out);
+
+// Probes every role of an online recipe's roles file (as `ecpo llm check`); throws ecpo::Error naming the first
+// role that cannot be reached, with its endpoint and the reason. Offline recipes: nothing to check.
+void check_recipe_roles(const Recipe& r, std::ostream& out);
 
 // The fingerprint a stage would have now ("" when an upstream stage is not finished).
 std::string stage_fingerprint(const Recipe& r, const Stage& s);

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "data/rng.h"
+#include "util/rng.h"
 
 namespace ecpo::train {
 
@@ -21,7 +21,7 @@ std::int64_t steps_per_epoch(std::size_t n, std::int64_t batch_size, std::int64_
 
 namespace {
 
-void shuffle(std::vector<std::size_t>& v, data::Rng& rng) {
+void shuffle(std::vector<std::size_t>& v, Rng& rng) {
   for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
 }
 
@@ -39,7 +39,7 @@ std::vector<StepPlan> plan_epoch(const std::vector<std::int64_t>& lengths, std::
   const std::size_t n = lengths.size();
   const std::size_t bs = static_cast<std::size_t>(std::max<std::int64_t>(1, batch_size));
   const std::size_t eff = bs * static_cast<std::size_t>(std::max<std::int64_t>(1, grad_accum));
-  data::Rng rng(seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(epoch) + 1);
+  Rng rng(seed * 0x9E3779B97F4A7C15ULL + static_cast<std::uint64_t>(epoch) + 1);
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   shuffle(order, rng);

@@ -15,6 +15,7 @@
 #include "pipeline/plan.h"
 #include "pipeline/recipe.h"
 #include "pipeline/run.h"
+#include "llm/fake-server.h"
 #include "pipeline/stamp.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -264,4 +265,52 @@ TEST_F(PipelineTest, KillMidRunThenSameCommandEndsWithTheSameOutputs) {
     if (k == "config.yaml" || ends_with_roles(k)) continue;  // name their own run tree
     EXPECT_EQ(got[k], v) << k;
   }
+}
+
+// An online recipe probes every role before the first stage: a dead endpoint stops the run with one error that
+// names the role, and nothing of the run tree's stages exists; a reachable one lets the stages run.
+TEST_F(PipelineTest, OnlineRecipeChecksEveryRoleBeforeAnyStage) {
+  ecpo::llm::FakeServer srv(ecpo::llm::FakeServerOptions{});
+  srv.start();
+  auto roles = [&](const std::string& name, const std::string& url) {
+    const fs::path p = dir_ / name;
+    ecpo::write_file_atomic(p, "defaults: {backend: openai, base_url: " + url +
+                                   ", api_key_env: \"\", timeout_ms: 3000, retry: {max_attempts: 1}}\n"
+                                   "roles:\n  agent: {model: fake-model}\n  judge: {model: no-such-model}\n");
+    return p.string();
+  };
+  const std::vector<std::string> online = {"offline=false", "simulate.user=ailo", "expert.agent=actcrs"};
+  auto with = [&](std::vector<std::string> v, const std::string& kv) {
+    v.push_back(kv);
+    return v;
+  };
+  // judge's model is not served: the run stops before the first stage, naming the role.
+  Recipe bad = load(with(online, "roles=" + roles("bad.yaml", srv.base_url())));
+  RunOptions o;
+  o.exe = kFake;
+  o.echo = false;
+  std::ostringstream out;
+  try {
+    pipeline_run(bad, plan_stages(bad), o, out);
+    FAIL() << "a role that cannot be reached must stop the pipeline";
+  } catch (const ecpo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("role 'judge'"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir_ / "run" / "data")) << "no stage may start before every role answered";
+  EXPECT_FALSE(fs::exists(dir_ / "run" / "data.partial"));
+  EXPECT_FALSE(fs::exists(log_)) << "the stand-in binary was called";
+
+  // A closed port: named too.
+  Recipe dead = load(with(online, "roles=" + roles("dead.yaml", "http://127.0.0.1:1/v1")));
+  EXPECT_THROW(pipeline_run(dead, plan_stages(dead), o, out), ecpo::Error);
+
+  // Every role served: the check passes and the first stage runs.
+  const fs::path good = dir_ / "good.yaml";
+  ecpo::write_file_atomic(good, "defaults: {backend: openai, base_url: " + srv.base_url() +
+                                    ", api_key_env: \"\", timeout_ms: 3000}\nroles:\n  agent: {model: fake-model}\n");
+  Recipe ok = load(with(online, "roles=" + good.string()));
+  o.only = "data";
+  auto st = pipeline_run(ok, plan_stages(ok), o, out);
+  EXPECT_EQ(states(st)["data"], "ran");
+  EXPECT_NE(out.str().find("roles:"), std::string::npos);
 }

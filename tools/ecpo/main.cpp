@@ -1,15 +1,15 @@
 // ecpo — one binary, one verb per pipeline stage. This file only wires global flags and the verbs
 // that each cmd-*.cpp registers; it turns ecpo::Error into one "error: ..." line and exit code 1.
+// The training verbs (train …, model merge) run in the sibling binary ecpo-train (libtorch), exec'd in place.
 #include <cstdio>
 #include <cstdlib>
-#include <iostream>
 #include <string>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
 #include "model/local-backend.h"
-#include "model/version.h"
+#include "tools/ecpo/cli-common.h"
 #include "tools/ecpo/commands.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -32,21 +32,15 @@ __attribute__((section(".preinit_array"), used)) void (*const preinit_entry)(int
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (ecpo::cli::is_training_verb(argc, argv)) {
+    std::fprintf(stderr, "error: %s\n", ecpo::cli::exec_training_binary(argv).c_str());
+    return 1;
+  }
   CLI::App app{"ecpo — expectation-confirmation preference optimisation for conversational recommendation agents"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", std::string("ecpo ") + ECPO_VERSION + " (libtorch " +
-                                        ecpo::model::torch_version() + ")");
-  std::string log_level = "info";
-  bool progress = false, no_progress = false;
-  app.add_option("--log-level", log_level, "log level: trace, debug, info, warn, error, off")
-      ->capture_default_str();
-  app.add_flag("--progress", progress, "always draw progress bars on stderr (default: only on a TTY)");
-  app.add_flag("--no-progress", no_progress, "never draw progress bars");
-  app.parse_complete_callback([&] {
-    ecpo::log_init(log_level);
-    if (progress) ecpo::Progress::set_default_mode(ecpo::Progress::Mode::on);
-    if (no_progress) ecpo::Progress::set_default_mode(ecpo::Progress::Mode::off);
-  });
+  app.set_version_flag("--version", std::string("ecpo ") + ECPO_VERSION);
+  ecpo::cli::GlobalFlags global;
+  ecpo::cli::add_global_flags(app, global);
 
   ecpo::model::register_local_backend();  // roles may say backend: local
   ecpo::cli::register_data_commands(app);
@@ -66,18 +60,9 @@ int main(int argc, char** argv) {
   ecpo::cli::register_report_commands(app);
   ecpo::cli::register_mtpo_commands(app);
   ecpo::cli::register_pipeline_commands(app);
-  ecpo::cli::register_train_commands(app);
-
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  } catch (const ecpo::Error& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+  // Listed for --help only: these arguments never reach the parser (ecpo-train runs them, see above).
+  app.add_subcommand("train", "LoRA training: sft, dpo, kto, simpo; eval (runs ecpo-train)")->allow_extras();
+  app.get_subcommand("model")->add_subcommand("merge", "fold a LoRA adapter into its base model (runs ecpo-train)")
+      ->allow_extras();
+  return ecpo::cli::run_app(app, argc, argv);
 }
