@@ -81,7 +81,8 @@ RoleModels role_models(const Recipe& r) {
   const json& root = c.root();
   const json defaults = root.value("defaults", json::object());
   const json endpoints = root.value("endpoints", json::object());
-  for (const auto& [name, spec] : root.value("roles", json::object()).items()) {
+  const json role_specs = root.value("roles", json::object());  // named: items() must not outlive it
+  for (const auto& [name, spec] : role_specs.items()) {
     json merged = defaults;
     if (spec.contains("endpoint") && endpoints.contains(spec["endpoint"].get<std::string>()))
       merged.merge_patch(endpoints[spec["endpoint"].get<std::string>()]);
@@ -138,7 +139,9 @@ std::vector<Estimate> estimate_stages(const Recipe& r, const std::vector<Stage>&
   for (const Stage& s : stages) {
     Estimate e;
     if (s.name == "personas" && !s.config.value("offline", true)) {
-      const long long users = users_count(r);
+      long long users = users_count(r);
+      const long long limit = r.cfg.get<long long>("personas.limit", 0);
+      if (limit > 0) users = users < 0 ? limit : std::min(users, limit);
       const double n = users < 0 ? 0 : static_cast<double>(users);
       add_calls(e, rm, "persona", n, rates.num("persona.prompt_tokens", 3000), rates.num("persona.completion_tokens", 400));
       e.seconds = n * latency / std::max(1.0, r.cfg.get<double>("personas.concurrency", 16));

@@ -316,11 +316,12 @@ std::vector<Stage> plan_stages(const Recipe& r) {
 
   // ---- sgpt ---------------------------------------------------------------------------------------------
   {
-    // The rows keep the prompt variant the student is served with: sgpt.prompt, else the agent.prompt the
-    // simulations are told (a compact expert run cannot be re-rendered as zero-shot, nor the reverse).
+    // The rows keep the prompt variant the student is served with: sgpt.prompt, else the agent.prompt of the
+    // student's simulations (simulate.settings, then student.settings, the later winning as on the command
+    // line) — never the expert's own (a few-shot expert still trains a zero-shot student).
     std::string sgpt_prompt = sgpt.contains("prompt") ? str(sgpt["prompt"]) : "";
     if (sgpt_prompt.empty())
-      for (const json* list : {&sim, &expert})
+      for (const json* list : {&sim, &student})
         for (const auto& kv : string_list(list->value("settings", json()), "settings"))
           if (starts_with(kv, "agent.prompt=")) sgpt_prompt = kv.substr(13);
     Stage s;
@@ -363,11 +364,7 @@ std::vector<Stage> plan_stages(const Recipe& r) {
       return std::vector<Argv>{a};
     };
     st.push_back(std::move(s));
-  } else {
-    if (!fs::exists(student_model / "config.json"))
-      throw Error("student model directory has no config.json", student_model.string(),
-                  "point student.model at a Hugging Face model directory, or use student.init");
-  }
+  }  // a student.model that is not there yet is refused when a stage needs it (run.cpp), not by the plan
   const std::vector<fs::path> student_external =
       student_init ? std::vector<fs::path>{} : std::vector<fs::path>{absolute_of(student_model)};
   const std::vector<std::string> student_deps =

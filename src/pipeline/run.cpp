@@ -124,8 +124,10 @@ std::vector<StageState> pipeline_run(const Recipe& r, const std::vector<Stage>& 
   const std::ptrdiff_t only = o.only.empty() ? -1 : index_of(o.only);
   const fs::path exe = o.exe.empty() ? self_exe() : o.exe;
 
+  if (fs::exists(r.out_dir)) set_external_hash_cache(r.out_dir / ".external-hashes.json");
   if (!o.dry_run) {
     fs::create_directories(r.out_dir / "logs");
+    set_external_hash_cache(r.out_dir / ".external-hashes.json");
     r.cfg.save(r.out_dir / "config.yaml");
   }
 
@@ -163,6 +165,11 @@ std::vector<StageState> pipeline_run(const Recipe& r, const std::vector<Stage>& 
                   "run the pipeline without --only first, or --only " + missing.substr(0, missing.find(',')));
     }
 
+    for (const auto& ext : s.external)
+      if (!fs::exists(ext))
+        throw Error("stage '" + s.name + "' needs " + ext.string() + ", which does not exist", r.source.string(),
+                    "download or create it (a student.model needs config.json, safetensors and a tokenizer), or fix "
+                    "the recipe's path");
     if (!roles_checked) {  // before the first stage that runs: a dead endpoint stops the run with nothing started
       check_recipe_roles(r, out);
       roles_checked = true;

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include <openssl/evp.h>
 
@@ -76,7 +78,58 @@ std::vector<fs::path> files_below(const fs::path& p) {
   return out;
 }
 
+// Outside inputs (raw dumps, a student's multi-GB weights) are hashed once per (path, size, mtime): in memory
+// for this process, and in a cache file when set_external_hash_cache names one (the run tree's), so a rerun of
+// a finished pipeline does not read gigabytes again. A file rewritten in place changes its mtime.
+struct ExternalCache {
+  std::mutex mu;
+  fs::path file;
+  nlohmann::json entries = nlohmann::json::object();  // path → {size, mtime_ns, sha256}
+};
+ExternalCache& external_cache() {
+  static ExternalCache c;
+  return c;
+}
+
+std::string file_digest(const fs::path& f) {
+  const auto size = fs::file_size(f);
+  const auto mtime = static_cast<long long>(fs::last_write_time(f).time_since_epoch().count());
+  const std::string key = fs::absolute(f).lexically_normal().string();
+  ExternalCache& c = external_cache();
+  {
+    std::lock_guard lk(c.mu);
+    if (auto it = c.entries.find(key); it != c.entries.end() && it->value("size", 0ULL) == size &&
+                                        it->value("mtime_ns", 0LL) == mtime)
+      return (*it)["sha256"].get<std::string>();
+  }
+  Sha256 h;
+  h.file(f);
+  const std::string d = h.hex();
+  std::lock_guard lk(c.mu);
+  c.entries[key] = {{"size", size}, {"mtime_ns", mtime}, {"sha256", d}};
+  if (!c.file.empty()) {
+    try {
+      write_file_atomic(c.file, c.entries.dump());
+    } catch (const std::exception&) {  // a cache that cannot be written only costs time
+    }
+  }
+  return d;
+}
+
 }  // namespace
+
+void set_external_hash_cache(const fs::path& file) {
+  ExternalCache& c = external_cache();
+  std::lock_guard lk(c.mu);
+  c.file = file;
+  if (fs::exists(file)) {
+    try {
+      auto j = nlohmann::json::parse(read_file(file));
+      if (j.is_object()) c.entries.update(j);
+    } catch (const std::exception&) {  // unreadable: start afresh
+    }
+  }
+}
 
 std::string sha256_hex(std::string_view bytes) {
   Sha256 h;
@@ -114,7 +167,7 @@ std::string hash_external(const std::vector<fs::path>& paths) {
     }
     for (const auto& f : files_below(p)) {
       h.field(fs::relative(f, fs::is_directory(p) ? p : p.parent_path()).generic_string());
-      h.file(f);
+      h.field(file_digest(f));
     }
   }
   return h.hex();

@@ -31,8 +31,11 @@ std::string sha256_hex(std::string_view bytes);
 // `root` hashed with its content; the stamp file itself and dot-files are skipped). Missing paths hash as
 // absent, so they change the result.
 std::string hash_paths(const std::filesystem::path& root, const std::vector<std::string>& relative_paths);
-// SHA-256 of outside input files by content (a directory: every file below it).
+// SHA-256 of outside input files by content (a directory: every file below it). Each file's digest is reused
+// while its size and mtime are unchanged (in memory, and in the cache file set below).
 std::string hash_external(const std::vector<std::filesystem::path>& paths);
+// Keeps external files' digests in `file` across processes (the pipeline uses runs/<name>/.external-hashes.json).
+void set_external_hash_cache(const std::filesystem::path& file);
 
 std::optional<Stamp> stamp_read(const std::filesystem::path& stage_dir);
 void stamp_write(const std::filesystem::path& stage_dir, const Stamp& s);
