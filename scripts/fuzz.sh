@@ -18,7 +18,7 @@ DIR=${FUZZ_BUILD_DIR:-$DEFAULT_DIR}
 JOBS=${JOBS:-$(nproc)}
 CXX_BIN=${FUZZ_CXX:-clang++-14}
 ALL="tokenizer-json tiktoken wordpiece-vocab gguf-vocab safetensors-header hf-config adapter-config records raw-import
-     roles-yaml openai-reply serve-request structured-output"
+     roles-yaml openai-reply serve-request structured-output agent-action"
 TARGETS=${FUZZ_TARGETS:-$ALL}
 
 launcher=()
@@ -38,6 +38,7 @@ echo "fuzz: built ${#build_targets[@]} targets in $((t1 - t0)) s ($DIR)"
 seed() {  # seed TARGET FILE...
   local c="$DIR/corpus/$1"
   shift
+  [ -d "$c" ] || return 0  # a target not selected (FUZZ_TARGETS)
   for f in "$@"; do [ -f "$f" ] && cp -n "$f" "$c/" ; done
   return 0
 }
