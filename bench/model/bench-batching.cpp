@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -222,7 +223,8 @@ int main(int argc, char** argv) {
       auto hjob = [&](int i, double* ttft) {
         httplib::Client cli(url);
         cli.set_read_timeout(600, 0);
-        nlohmann::json body = {{"model", "m"},
+        // The server's model id is its directory name (`ecpo serve` default); it refuses any other.
+        nlohmann::json body = {{"model", std::filesystem::path(model_dir).lexically_normal().filename().string()},
                                {"messages", {{{"role", "user"}, {"content", "request " + std::to_string(i) +
                                                                                 ": recommend a quiet science fiction "
                                                                                 "novel with a detective story, please"}}}},

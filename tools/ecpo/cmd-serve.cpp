@@ -6,6 +6,7 @@
 //       (model/local-chat-model.h) behind llm::ChatServer
 //   ecpo embed --model DIR (--text TEXT)... [--json] [--threads N] [--batch-size N] [--max-seq-length N]
 //       sentence embeddings from a BERT/MiniLM directory: first values and norm, or the full vectors as JSON
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -44,6 +45,10 @@ void run_serve(ServeFlags f) {
                                "export the key clients must send, or drop --api-key-env");
     f.serve.api_key = k;
   }
+  // One worker thread per open connection: enough for every request the engine batches (and some waiting), and
+  // a listen backlog that does not drop a burst of connects (httplib's defaults are 8 threads and 5).
+  if (f.serve.threads <= 0) f.serve.threads = std::max(64, 2 * f.model.max_batch);
+  if (f.serve.backlog <= 0) f.serve.backlog = 1024;
   llm::ChatServer server(*chat, f.serve);
   llm::serve_until_signal(server, "serving");
 }
