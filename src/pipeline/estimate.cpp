@@ -115,6 +115,41 @@ void add_calls(Estimate& e, const RoleModels& rm, const std::string& role, doubl
   }
 }
 
+// Parameters of the student (0 when unknown): from student.model's config.json, else from student.init (the
+// `model init` presets and their size overrides). Llama/Qwen2 layout: embeddings (+ an untied head) and per
+// layer q/o (h·h each), k/v (h·kv·hd each) and the MLP (3·h·I).
+double student_params(const Recipe& r) {
+  json c = json::object();
+  const std::string model = r.cfg.get<std::string>("student.model", "");
+  if (!model.empty()) {
+    const fs::path f = fs::path(model) / "config.json";
+    if (!fs::exists(f)) return 0;
+    try {
+      c = json::parse(read_file(f));
+    } catch (const std::exception&) {
+      return 0;
+    }
+  } else {
+    const json* init = r.cfg.find("student.init");
+    if (!init || !init->is_object()) return 0;
+    const bool small = init->value("preset", std::string("tiny")) == "small";
+    c = {{"vocab_size", small ? 8192 : 512}, {"hidden_size", small ? 768 : 64}, {"num_hidden_layers", small ? 12 : 2},
+         {"num_attention_heads", small ? 12 : 4}, {"num_key_value_heads", small ? 4 : 2},
+         {"intermediate_size", small ? 2560 : 172}, {"tie_word_embeddings", !small}};
+    const std::pair<const char*, const char*> keys[] = {{"vocab", "vocab_size"}, {"hidden", "hidden_size"},
+                                                        {"layers", "num_hidden_layers"}, {"heads", "num_attention_heads"},
+                                                        {"kv_heads", "num_key_value_heads"}, {"intermediate", "intermediate_size"}};
+    for (const auto& [k, hf] : keys)
+      if (init->contains(k) && (*init)[k].is_number()) c[hf] = (*init)[k];
+    if (init->contains("tie") && (*init)["tie"].is_number()) c["tie_word_embeddings"] = (*init)["tie"].get<int>() != 0;
+  }
+  const double v = c.value("vocab_size", 0.0), h = c.value("hidden_size", 0.0), l = c.value("num_hidden_layers", 0.0),
+               heads = c.value("num_attention_heads", 1.0), kv = c.value("num_key_value_heads", heads),
+               in = c.value("intermediate_size", 0.0);
+  const double kv_dim = heads > 0 ? h / heads * kv : h;
+  return v * h * (c.value("tie_word_embeddings", false) ? 1 : 2) + l * (2 * h * h + 2 * h * kv_dim + 3 * h * in);
+}
+
 std::string fmt(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, v == std::floor(v) ? "%.0f" : "%.2f", v);
@@ -130,8 +165,11 @@ std::vector<Estimate> estimate_stages(const Recipe& r, const std::vector<Stage>&
   const double turns = r.cfg.get<double>("simulate.turns", 5);
   const double concurrency = std::max(1.0, r.cfg.get<double>("simulate.concurrency", 32));
   const std::string user = r.cfg.get<std::string>("simulate.user", "ailo");
-  const double local_prefill = rates.num("local.prefill_tokens_per_s", 400);
-  const double local_decode = rates.num("local.decode_tokens_per_s", 60);
+  // The engine's rates are for a model of local.params parameters; compute and memory traffic scale with the size.
+  const double params = student_params(r);
+  const double size_scale = params > 0 ? std::max(0.005, params / rates.num("local.params", 102255360)) : 1.0;
+  const double local_prefill = rates.num("local.prefill_tokens_per_s", 400) / size_scale;
+  const double local_decode = rates.num("local.decode_tokens_per_s", 60) / size_scale;
   std::vector<Estimate> out;
   double sim_turns_sgpt = 0;  // agent turns of the student's forward run (drives the rewrite estimate)
   long long test_episodes = 0;
@@ -196,7 +234,7 @@ std::vector<Estimate> estimate_stages(const Recipe& r, const std::vector<Stage>&
       e.seconds = n * latency / std::max(1.0, r.cfg.get<double>("judge.concurrency", 16));
       e.basis = fmt(pairs) + " trajectory pairs × 2 orders";
     } else if (s.name == "train-sft" || s.name == "train-dpo") {
-      e.basis = "local training (no LLM calls)";
+      e.basis = "local training (no LLM calls; its time is not estimated)";
     } else {
       e.basis = "no LLM calls";
     }
