@@ -124,12 +124,12 @@ std::vector<StageState> pipeline_run(const Recipe& r, const std::vector<Stage>& 
   const std::ptrdiff_t only = o.only.empty() ? -1 : index_of(o.only);
   const fs::path exe = o.exe.empty() ? self_exe() : o.exe;
 
-  if (fs::exists(r.out_dir)) set_external_hash_cache(r.out_dir / ".external-hashes.json");
   if (!o.dry_run) {
     fs::create_directories(r.out_dir / "logs");
-    set_external_hash_cache(r.out_dir / ".external-hashes.json");
     r.cfg.save(r.out_dir / "config.yaml");
   }
+  // A dry run reads the cache of an existing run tree but never creates one.
+  if (fs::exists(r.out_dir)) set_external_hash_cache(r.out_dir / ".external-hashes.json");
 
   std::vector<StageState> result;
   bool roles_checked = !o.check_roles;
