@@ -341,6 +341,36 @@ void gemm_nt_dp(i64 m, i64 n0, i64 n1, i64 k, const float* a, i64 lda, const std
   }
 }
 
+// gemm_nt_dp with A already rounded to bf16 (row stride lda): the same blocks in the same order, so the same sums —
+// a caller that cuts one product into many column chunks rounds A once instead of once per chunk.
+void gemm_nt_pre(i64 m, i64 n0, i64 n1, i64 k, const std::uint16_t* a, i64 lda, const std::uint16_t* b, i64 ldb,
+                 float* c, i64 ldc) {
+  static const DpTable table;
+  if (m == 1) {
+    for (i64 j = n0; j < n1; ++j)
+      for (i64 kb = 0; kb < k; kb += KC)
+        table.f[1][1](a + kb, lda, b + j * ldb + kb, ldb, c + j, ldc, k - kb < KC ? k - kb : KC);
+    return;
+  }
+  constexpr i64 MC = 240, NC = 16 * NR;
+  for (i64 mc = 0; mc < m; mc += MC) {
+    const i64 me = m - mc < MC ? m : mc + MC;
+    for (i64 kb = 0; kb < k; kb += KC) {
+      const i64 kc = k - kb < KC ? k - kb : KC;
+      for (i64 nc = n0; nc < n1; nc += NC) {
+        const i64 ne = n1 - nc < NC ? n1 : nc + NC;
+        for (i64 i = mc; i < me; i += MR) {
+          const int mr = static_cast<int>(me - i < MR ? me - i : MR);
+          for (i64 j = nc; j < ne; j += NR) {
+            const int nr = static_cast<int>(ne - j < NR ? ne - j : NR);
+            table.f[mr][nr](a + i * lda + kb, lda, b + j * ldb + kb, ldb, c + i * ldc + j, ldc, kc);
+          }
+        }
+      }
+    }
+  }
+}
+
 void gemm_nt_any(i64 m, i64 n0, i64 n1, i64 k, const float* a, i64 lda, const void* b, WType bt, i64 ldb, float* c,
                  i64 ldc) {
   if (bt == WType::bf16) gemm_nt_dp(m, n0, n1, k, a, lda, static_cast<const std::uint16_t*>(b), ldb, c, ldc);
@@ -376,10 +406,12 @@ struct Table {
   void (*scale)(float*, i64, float);
   void (*silu_mul)(float*, const float*, i64);
   void (*to_bf16_n)(const float*, std::uint16_t*, i64);
+  // bf16 weights × A pre-rounded to bf16: set only where bf16 products round A (avx512bf16)
+  void (*gemm_nt_pre)(i64, i64, i64, i64, const std::uint16_t*, i64, const std::uint16_t*, i64, float*, i64) = nullptr;
 };
 
 #define ECPO_TABLE(ns) \
-  Table { #ns, ns::gemm_nt_any, ns::gemm_nn_any, ns::exp_sum_v, ns::max_of_v, ns::scale_v, ns::silu_mul_v, ns::to_bf16_v }
+  Table { #ns, ns::gemm_nt_any, ns::gemm_nn_any, ns::exp_sum_v, ns::max_of_v, ns::scale_v, ns::silu_mul_v, ns::to_bf16_v, nullptr }
 
 Table table_for(const std::string& name) {
 #ifdef ECPO_X86
@@ -387,6 +419,7 @@ Table table_for(const std::string& name) {
     Table t = ECPO_TABLE(avx512);
     t.name = "avx512bf16";
     t.gemm_nt = avx512bf16::gemm_nt_any;
+    t.gemm_nt_pre = avx512bf16::gemm_nt_pre;
     return t;
   }
   if (name == "avx512") return ECPO_TABLE(avx512);
@@ -430,6 +463,20 @@ void gemm_nt(i64 m, i64 n0, i64 n1, i64 k, const float* a, i64 lda, const void* 
     for (i64 i = 0; i < m; ++i)
       for (i64 j = n0; j < n1; ++j) c[i * ldc + j] = bias ? bias[j] : 0.0f;
   if (k > 0) active().gemm_nt(m, n0, n1, k, a, lda, b, bt, ldb, c, ldc);
+}
+
+bool bf16_activations() { return active().gemm_nt_pre != nullptr; }
+
+void gemm_nt_bf16a(i64 m, i64 n0, i64 n1, i64 k, const std::uint16_t* a, i64 lda, const std::uint16_t* b, i64 ldb,
+                   float* c, i64 ldc, const float* bias, bool accumulate) {
+  if (!active().gemm_nt_pre)
+    throw Error("gemm_nt_bf16a needs a kernel level that rounds activations to bf16", "kernels",
+                "check bf16_activations() first");
+  if (m <= 0 || n1 <= n0) return;
+  if (!accumulate)
+    for (i64 i = 0; i < m; ++i)
+      for (i64 j = n0; j < n1; ++j) c[i * ldc + j] = bias ? bias[j] : 0.0f;
+  if (k > 0) active().gemm_nt_pre(m, n0, n1, k, a, lda, b, ldb, c, ldc);
 }
 
 void gemm_nn(i64 m, i64 n, i64 k, const float* a, i64 lda, const void* b, WType bt, i64 ldb, float* c, i64 ldc) {

@@ -32,6 +32,15 @@ void set_level(const std::string& name);
 void gemm_nt(std::int64_t m, std::int64_t n0, std::int64_t n1, std::int64_t k, const float* a, std::int64_t lda,
              const void* b, WType bt, std::int64_t ldb, float* c, std::int64_t ldc, const float* bias, bool accumulate);
 
+// Whether products with bf16 weights round the activations to bf16 at the active level (avx512bf16).
+bool bf16_activations();
+// gemm_nt with bf16 weights B and A already rounded to bf16 (to_bf16_n of the float32 rows, row stride lda):
+// bit-identical to gemm_nt(bt = bf16) on the float32 A, so a caller that cuts one product into many column chunks
+// rounds A once instead of once per chunk. Only where bf16_activations() (throws ecpo::Error elsewhere).
+void gemm_nt_bf16a(std::int64_t m, std::int64_t n0, std::int64_t n1, std::int64_t k, const std::uint16_t* a,
+                   std::int64_t lda, const std::uint16_t* b, std::int64_t ldb, float* c, std::int64_t ldc,
+                   const float* bias, bool accumulate);
+
 // C[i][j] += Σ_{p<k} A[i][p]·B[p][j] for i < m, j < n: B of type bt, row stride ldb (attention's P·V, V rows
 // [S, D]). Each C element is one chain of multiply-adds in p order, whatever m.
 void gemm_nn(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const void* b, WType bt,

@@ -151,6 +151,41 @@ TEST(Kernels, GemmNtRowResultsDoNotDependOnTheBatch) {
   }
 }
 
+// linear() rounds the activations once per product and cuts it into column chunks (gemm_nt_bf16a): every row and
+// column range must give the bits gemm_nt gives on the float32 activations.
+TEST(Kernels, PreRoundedBf16ActivationsGiveTheSameBits) {
+  Restore restore;
+  const int m = 13, n = 70, k = 1300;
+  auto a = randn(static_cast<std::size_t>(m) * k, 4);
+  auto wb = to_bf16(randn(static_cast<std::size_t>(n) * k, 5));
+  auto bias = randn(n, 6);
+  bool ran = false;
+  for (const auto& l : levels()) {
+    kernels::set_level(l);
+    if (!kernels::bf16_activations()) {
+      std::vector<std::uint16_t> ab(k);
+      std::vector<float> c(n);
+      EXPECT_THROW(kernels::gemm_nt_bf16a(1, 0, n, k, ab.data(), k, wb.data(), k, c.data(), n, nullptr, false),
+                   ecpo::Error) << l;
+      continue;
+    }
+    ran = true;
+    std::vector<std::uint16_t> ab(a.size());
+    kernels::to_bf16_n(a.data(), ab.data(), static_cast<std::int64_t>(a.size()));
+    for (int rows : {1, m}) {
+      std::vector<float> want(static_cast<std::size_t>(rows) * n), got(want.size());
+      kernels::gemm_nt(rows, 0, n, k, a.data(), k, wb.data(), kernels::WType::bf16, k, want.data(), n, bias.data(), false);
+      for (auto [n0, n1] : {std::pair{0, 7}, std::pair{7, 48}, std::pair{48, n}})
+        kernels::gemm_nt_bf16a(rows, n0, n1, k, ab.data(), k, wb.data(), k, got.data(), n, bias.data(), false);
+      EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float))) << l << " rows " << rows;
+      kernels::gemm_nt(rows, 0, n, k, a.data(), k, wb.data(), kernels::WType::bf16, k, want.data(), n, nullptr, true);
+      kernels::gemm_nt_bf16a(rows, 0, n, k, ab.data(), k, wb.data(), k, got.data(), n, nullptr, true);
+      EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float))) << l << " accumulate";
+    }
+  }
+  if (!ran) GTEST_SKIP() << "this CPU has no AVX-512 BF16: the pre-rounded path is not used here";
+}
+
 TEST(Kernels, GemmNnMatchesFloat64AndRowsAreIndependent) {
   Restore restore;
   struct Shape {
