@@ -245,7 +245,10 @@ std::vector<Stage> plan_stages(const Recipe& r) {
   auto student_dir = [=](const fs::path& run) { return student_init ? run / "student" : absolute_of(student_model); };
 
   // The roles file of a student agent: the recipe's roles (online) with `agent` replaced by the local engine.
-  auto student_roles = [=](const fs::path& run, const std::string& adapter_stage) {
+  // SGPT as full fine-tuning (train_sft.finetuning_type: full) makes train-sft a model directory: the SGPT and
+  // ECPO students run on it (ECPO with its DPO adapter; DPO's reference is then that model, no ref_adapter).
+  const bool sft_full = section(r, "train_sft").value("finetuning_type", std::string("lora")) == "full";
+  auto student_roles = [=](const fs::path& run, const std::string& adapter_stage, const std::string& model_stage) {
     json doc = json::object();
     if (!offline) {
       doc = Config::load(roles).root();
@@ -255,7 +258,7 @@ std::vector<Stage> plan_stages(const Recipe& r) {
         doc["prices"] = (base / doc["prices"].get<std::string>()).lexically_normal().string();
     }
     json agent = {{"backend", "local"},
-                  {"model", student_dir(run).string()},
+                  {"model", model_stage.empty() ? student_dir(run).string() : (run / model_stage).string()},
                   {"params", {{"temperature", 0.0}, {"max_tokens", student.value("max_tokens", 96LL)}}}};
     if (!adapter_stage.empty()) agent["adapter"] = (run / adapter_stage).string();
     if (student.contains("chat_template") && !student["chat_template"].get<std::string>().empty())
@@ -268,7 +271,8 @@ std::vector<Stage> plan_stages(const Recipe& r) {
 
   auto simulate_stage = [&](const std::string& name, const std::string& what, const std::string& split,
                             long long offset, long long limit, const std::string& agent,
-                            const std::string& adapter_stage, bool is_student, std::vector<std::string> deps) {
+                            const std::string& adapter_stage, bool is_student, std::vector<std::string> deps,
+                            const std::string& model_stage = "") {
     Stage s;
     s.name = name;
     s.what = what;
@@ -283,7 +287,7 @@ std::vector<Stage> plan_stages(const Recipe& r) {
     s.hashed = {"trajectories.jsonl"};
     if (is_student)
       s.files = [=](const fs::path& run) {
-        return std::vector<std::pair<std::string, std::string>>{{name + ".roles.yaml", student_roles(run, adapter_stage)}};
+        return std::vector<std::pair<std::string, std::string>>{{name + ".roles.yaml", student_roles(run, adapter_stage, model_stage)}};
       };
     s.commands = [=](const fs::path& work, const fs::path& run, bool resume) {
       Argv a = {"simulate", "--tasks", (run / "tasks").string(), "--split", split, "--index",
@@ -374,15 +378,18 @@ std::vector<Stage> plan_stages(const Recipe& r) {
   {
     Stage s;
     s.name = "train-sft";
-    s.what = "SGPT: LoRA SFT of the student on the SGPT rows";
+    s.what = sft_full ? "SGPT: SFT of every weight of the student on the SGPT rows (finetuning_type full)"
+                      : "SGPT: LoRA SFT of the student on the SGPT rows";
     s.deps = {"sgpt"};
     s.deps.insert(s.deps.end(), student_deps.begin(), student_deps.end());
     s.config = {{"train_sft", train_sft}, {"threads", threads}};
     s.external = student_external;
     const std::string recipe_cfg = train_sft.value("config", std::string(""));
     if (!recipe_cfg.empty()) s.external.push_back(absolute_of(recipe_cfg));
-    s.outputs = {"adapter_config.json", "adapter_model.safetensors", "metrics.jsonl"};
-    s.hashed = {"adapter_config.json", "adapter_model.safetensors"};
+    s.outputs = sft_full ? std::vector<std::string>{"config.json", "model.safetensors", "metrics.jsonl"}
+                         : std::vector<std::string>{"adapter_config.json", "adapter_model.safetensors", "metrics.jsonl"};
+    s.hashed = sft_full ? std::vector<std::string>{"model.safetensors"}
+                        : std::vector<std::string>{"adapter_config.json", "adapter_model.safetensors"};
     s.commands = [=](const fs::path& work, const fs::path& run, bool) {
       Argv a = {"train", "sft", "--model", student_dir(run).string(), "--data", (run / "sgpt" / "sft.jsonl").string(),
                 "--out", work.string()};
@@ -399,7 +406,8 @@ std::vector<Stage> plan_stages(const Recipe& r) {
     std::vector<std::string> deps = student_deps;
     deps.push_back("train-sft");
     Stage s = simulate_stage("sim-sgpt", "SGPT student × " + user + " on the ECPO train tasks (forward EC)", "train",
-                             sgpt_tasks, ecpo_tasks, student_agent, "train-sft", true, deps);
+                             sgpt_tasks, ecpo_tasks, student_agent, sft_full ? "" : "train-sft", true, deps,
+                             sft_full ? "train-sft" : "");
     s.external.insert(s.external.end(), student_external.begin(), student_external.end());
     st.push_back(std::move(s));
   }
@@ -447,7 +455,8 @@ std::vector<Stage> plan_stages(const Recipe& r) {
   {
     Stage s;
     s.name = "train-dpo";
-    s.what = "ECPO: DPO continuing the SGPT adapter, reference = SGPT";
+    s.what = sft_full ? "ECPO: DPO (LoRA) on the SGPT model, reference = SGPT"
+                      : "ECPO: DPO continuing the SGPT adapter, reference = SGPT";
     s.deps = {"pairs", "train-sft"};
     s.deps.insert(s.deps.end(), student_deps.begin(), student_deps.end());
     s.config = {{"train_dpo", train_dpo}, {"threads", threads}};
@@ -457,11 +466,13 @@ std::vector<Stage> plan_stages(const Recipe& r) {
     s.outputs = {"adapter_config.json", "adapter_model.safetensors", "metrics.jsonl"};
     s.hashed = {"adapter_config.json", "adapter_model.safetensors"};
     s.commands = [=](const fs::path& work, const fs::path& run, bool) {
-      Argv a = {"train", "dpo", "--model", student_dir(run).string(), "--data", (run / "pairs" / "dpo.jsonl").string(),
-                "--out", work.string()};
+      Argv a = {"train", "dpo", "--model", sft_full ? (run / "train-sft").string() : student_dir(run).string(),
+                "--data", (run / "pairs" / "dpo.jsonl").string(), "--out", work.string()};
       if (!recipe_cfg.empty()) a.insert(a.end(), {"--config", absolute_of(recipe_cfg).string()});
-      a.push_back("ref_adapter=" + (run / "train-sft").string());
-      a.push_back("init_adapter=" + (run / "train-sft").string());
+      if (!sft_full) {
+        a.push_back("ref_adapter=" + (run / "train-sft").string());
+        a.push_back("init_adapter=" + (run / "train-sft").string());
+      }
       if (threads > 0) a.push_back("threads=" + std::to_string(threads));
       append_overrides(a, train_dpo, {"config"});
       return std::vector<Argv>{a};
@@ -487,8 +498,14 @@ std::vector<Stage> plan_stages(const Recipe& r) {
       throw Error("unknown agent '" + who + "' in evaluate.agents", "recipe key evaluate.agents",
                   "use base, sgpt, ecpo and expert");
     if (!adapter.empty()) deps.push_back(adapter);
+    std::string model_stage;
+    if (sft_full && who != "base") {
+      model_stage = "train-sft";
+      if (who == "sgpt") adapter.clear();
+      else deps.push_back("train-sft");
+    }
     Stage s = simulate_stage("test-" + who, who + " student on the test tasks", "test", 0, test_tasks, student_agent,
-                             adapter, true, deps);
+                             adapter, true, deps, model_stage);
     s.external.insert(s.external.end(), student_external.begin(), student_external.end());
     st.push_back(std::move(s));
   }

@@ -247,6 +247,7 @@ torch::Tensor leaf_view(torch::Tensor& flat, torch::Tensor& grad, const std::pai
 void TrainModel::lora_init(const LoraSpec& spec, std::uint64_t seed) {
   const Impl& I = *impl_;
   if (spec.r <= 0) throw Error("lora_r must be positive", "lora_r");
+  if (full_) throw Error("the model is being fully fine-tuned; it takes no adapter", "finetuning_type");
   FlatBuilder fb;
   struct Idx {
     std::array<std::size_t, 4> a{};
@@ -429,6 +430,143 @@ void TrainModel::lora_save(const fs::path& dir, const std::string& base_model_na
   write_file_atomic(dir / "adapter_config.json", cfg.dump(2) + "\n");
 }
 
+// ---- full fine-tuning ------------------------------------------------------------------------------------
+
+namespace {
+
+// Every weight tensor of the model with its HF name; fused tensors are listed once with the parts they hold
+// (name, rows) so full_state can split them again. A tied lm_head is not listed (it is the embedding).
+struct WeightRef {
+  torch::Tensor* t;
+  std::vector<std::pair<std::string, std::int64_t>> parts;  // HF names and their rows (one part: all rows)
+};
+
+}  // namespace
+
+static std::vector<WeightRef> weight_refs(TrainModel::Impl& I, const model::HfConfig& c);
+
+void TrainModel::full_init() {
+  Impl& I = *impl_;
+  if (dtype_ != torch::kFloat)
+    throw Error("full fine-tuning needs dtype=float32 (the weights themselves are trained)", "finetuning_type",
+                "set dtype=float32, or use finetuning_type=lora for a bfloat16 base");
+  auto refs = weight_refs(I, cfg_);
+  FlatBuilder fb;
+  std::vector<std::size_t> slot;
+  for (const auto& r : refs) slot.push_back(fb.add(r.t->sizes().vec()));
+  torch::NoGradGuard ng;
+  torch::Tensor p = torch::zeros({fb.total}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  torch::Tensor g = torch::zeros({fb.total}, torch::TensorOptions().dtype(torch::kFloat).device(device_));
+  const bool tied = I.lm_head.is_same(I.embed);
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    torch::Tensor v = leaf_view(p, g, fb.slots[slot[i]]);
+    v.detach().copy_(*refs[i].t);
+    *refs[i].t = v;
+  }
+  if (tied) I.lm_head = I.embed;
+  flat_p_ = p, flat_g_ = g;
+  policy_ = LoraWeights{};
+  ref_ = LoraWeights{};
+  full_ = true;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> TrainModel::full_state() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  for (const auto& r : weight_refs(*impl_, cfg_)) {
+    std::int64_t row = 0;
+    for (const auto& [name, rows] : r.parts) {
+      torch::Tensor t = r.parts.size() == 1 ? *r.t : r.t->narrow(0, row, rows);
+      out.push_back({name, t.detach().to(torch::kFloat).contiguous().clone()});
+      row += rows;
+    }
+  }
+  return out;
+}
+
+void TrainModel::full_load(const fs::path& dir) {
+  if (!full_) throw Error("full_load needs full_init first", dir.string());
+  const model::WeightStore ws = model::WeightStore::open(dir);
+  torch::NoGradGuard ng;
+  for (const auto& r : weight_refs(*impl_, cfg_)) {
+    std::int64_t row = 0;
+    for (const auto& [name, rows] : r.parts) {
+      torch::Tensor dst = r.parts.size() == 1 ? r.t->detach() : r.t->detach().narrow(0, row, rows);
+      torch::Tensor src = view_tensor(ws.get(name), torch::kFloat);
+      if (src.sizes() != dst.sizes())
+        throw Error("tensor '" + name + "' has shape " + shape_str(src.sizes()) + ", this model needs " +
+                        shape_str(dst.sizes()),
+                    ws.origin().string(), "the checkpoint was saved from a model of another shape");
+      dst.copy_(src);
+      row += rows;
+    }
+  }
+}
+
+void TrainModel::full_save(const fs::path& dir) const {
+  if (!full_) throw Error("no fully fine-tuned model to save", dir.string());
+  std::vector<model::TensorData> tensors;
+  for (auto& [name, t] : full_state()) {
+    model::TensorData d;
+    d.name = name;
+    d.dtype = "F32";
+    d.shape = t.sizes().vec();
+    d.bytes.assign(static_cast<const char*>(t.data_ptr()), static_cast<std::size_t>(t.numel()) * sizeof(float));
+    tensors.push_back(std::move(d));
+  }
+  fs::create_directories(dir);
+  // Everything of the base directory but its weights: config, generation config, tokenizer files.
+  for (const auto& e : fs::directory_iterator(dir_)) {
+    if (!e.is_regular_file()) continue;
+    const std::string n = e.path().filename().string();
+    const auto ext = e.path().extension().string();
+    if (ext == ".safetensors" || ext == ".bin" || ext == ".pt" || ext == ".pth" ||
+        n.find(".safetensors.index") != std::string::npos || n.find(".bin.index") != std::string::npos)
+      continue;
+    if (n == "config.json") {
+      nlohmann::json c = nlohmann::json::parse(read_file(e.path()));
+      c["torch_dtype"] = "float32";
+      write_file_atomic(dir / n, c.dump(2) + "\n");
+    } else {
+      write_file_atomic(dir / n, read_file(e.path()));
+    }
+  }
+  model::safetensors_write(dir / "model.safetensors", std::move(tensors), {{"format", "pt"}});
+}
+
+static std::vector<WeightRef> weight_refs(TrainModel::Impl& I, const model::HfConfig& c) {
+  std::vector<WeightRef> r;
+  auto one = [&](torch::Tensor& t, const std::string& name) { r.push_back({&t, {{name, t.size(0)}}}); };
+  one(I.embed, "model.embed_tokens.weight");
+  if (!I.lm_head.is_same(I.embed)) one(I.lm_head, "lm_head.weight");
+  one(I.norm, "model.norm.weight");
+  for (std::int64_t l = 0; l < I.L; ++l) {
+    LayerW& w = I.layers[static_cast<std::size_t>(l)];
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    one(w.in_norm, p + "input_layernorm.weight");
+    one(w.post_norm, p + "post_attention_layernorm.weight");
+    const std::int64_t q = I.H * I.D, kv = I.Hkv * I.D;
+    r.push_back({&w.w_qkv, {{p + "self_attn.q_proj.weight", q}, {p + "self_attn.k_proj.weight", kv},
+                            {p + "self_attn.v_proj.weight", kv}}});
+    if (w.b_qkv.defined())
+      r.push_back({&w.b_qkv, {{p + "self_attn.q_proj.bias", q}, {p + "self_attn.k_proj.bias", kv},
+                              {p + "self_attn.v_proj.bias", kv}}});
+    one(w.w_o, p + "self_attn.o_proj.weight");
+    if (w.b_o.defined()) one(w.b_o, p + "self_attn.o_proj.bias");
+    r.push_back({&w.w_gu, {{p + "mlp.gate_proj.weight", I.I}, {p + "mlp.up_proj.weight", I.I}}});
+    if (w.b_gu.defined()) r.push_back({&w.b_gu, {{p + "mlp.gate_proj.bias", I.I}, {p + "mlp.up_proj.bias", I.I}}});
+    one(w.w_down, p + "mlp.down_proj.weight");
+    if (w.b_down.defined()) one(w.b_down, p + "mlp.down_proj.bias");
+  }
+  (void)c;
+  return r;
+}
+
+torch::Tensor TrainModel::norm(const torch::Tensor& x, const torch::Tensor& w) const {
+  if (!full_) return rms_norm_fused(x, w, impl_->eps);
+  // HF LlamaRMSNorm, eager: the weight is a trained leaf here
+  return w * (x * at::rsqrt(x.pow(2).mean(-1, true) + impl_->eps));
+}
+
 // ---- forward ---------------------------------------------------------------------------------------------
 
 const LoraWeights* TrainModel::branch_weights(Branch b) const {
@@ -527,7 +665,7 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     const LayerW& w = I.layers[l];
     const bool last = l + 1 == I.L && rows.defined();
     // attention
-    torch::Tensor h = rms_norm_fused(x, w.in_norm, I.eps);
+    torch::Tensor h = norm(x, w.in_norm);
     torch::Tensor qkv = project(h, l, 0, w.w_qkv, w.b_qkv);  // [N, (H + 2·Hkv)·D]
     // RoPE + GQA layout in one pass: q [B·Hkv, rep·T, D] (the rep query heads of kv head j stacked along the
     // query axis, so no repeat_kv), k and v [B·Hkv, T, D].
@@ -542,7 +680,7 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     }
     x = x + project(att, l, 1, w.w_o, w.b_o);
     // MLP
-    h = rms_norm_fused(x, w.post_norm, I.eps);
+    h = norm(x, w.post_norm);
     torch::Tensor act = swiglu(project(h, l, 2, w.w_gu, w.b_gu));  // [N, I]
     x = x + project(act, l, 3, w.w_down, w.b_down);
   }
@@ -684,7 +822,7 @@ ScoreOut TrainModel::score_packed(const Packed& p, Branch branch, bool train) {
     mask = torch::zeros({B, T, T}, torch::kFloat).masked_fill_(ok.logical_not(), -INFINITY);
   }
   torch::Tensor x = hidden(as_tensor(p.ids, {B, T}), pos, mask, as_tensor(uniq, {U}), branch_weights(branch), train);
-  torch::Tensor logits = at::linear(rms_norm_fused(x, I.norm, I.eps), I.lm_head);  // [U, V]
+  torch::Tensor logits = at::linear(norm(x, I.norm), I.lm_head);  // [U, V]
   if (logits.scalar_type() != torch::kFloat) logits = logits.to(torch::kFloat);
   torch::Tensor idx = as_tensor(flat, {S});
   torch::Tensor row_of = at::floor_divide(idx, I.V);
@@ -707,7 +845,7 @@ torch::Tensor TrainModel::logits(const std::vector<std::int32_t>& ids, Branch br
   std::vector<std::int64_t> v(ids.begin(), ids.end());
   torch::Tensor t = torch::from_blob(v.data(), {1, T}, torch::kLong).clone().to(device_);
   torch::Tensor x = hidden(t, {}, {}, {}, branch_weights(branch), false);
-  torch::Tensor lg = at::linear(rms_norm_fused(x, I.norm, I.eps), I.lm_head);
+  torch::Tensor lg = at::linear(norm(x, I.norm), I.lm_head);
   return lg.to(torch::kFloat);
 }
 

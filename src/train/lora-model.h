@@ -95,9 +95,26 @@ class TrainModel {
   void lora_save(const std::filesystem::path& dir, const std::string& base_model_name_or_path) const;
   // PEFT tensor name → tensor (copies), the content lora_save writes.
   std::vector<std::pair<std::string, torch::Tensor>> lora_state() const;
-  torch::Tensor& flat_params() { return flat_p_; }
+  torch::Tensor& flat_params() { return flat_p_; }  // the adapter's, or every weight's after full_init
   torch::Tensor& flat_grads() { return flat_g_; }
-  std::int64_t lora_numel() const { return flat_p_.defined() ? flat_p_.numel() : 0; }
+  std::int64_t lora_numel() const { return flat_p_.defined() ? flat_p_.numel() : 0; }  // trainable parameters
+
+  // ---- full fine-tuning (finetuning_type=full) ----
+  // Makes every weight of the model trainable (embeddings, norms, projections, lm_head; a tied lm_head stays the
+  // embedding) as leaves in the flat buffer, replacing any adapter. float32 only. The base branch then IS the
+  // trained model, so objectives with a reference (DPO, KTO) cannot use it. Norm weights train through the eager
+  // RMSNorm (the fused one has no weight gradient).
+  void full_init();
+  bool is_full() const { return full_; }
+  // Copies the weights of an HF model directory saved by full_save (or any with this model's shapes) into the
+  // trainable buffer (resume). Throws ecpo::Error naming the tensor on a shape mismatch.
+  void full_load(const std::filesystem::path& dir);
+  // Writes model.safetensors (HF names, F32; q/k/v and gate/up split again) atomically into `dir`, with config.json,
+  // generation_config.json and the tokenizer files copied from the base directory: a model directory that ecpo and
+  // Hugging Face load as they load the base.
+  void full_save(const std::filesystem::path& dir) const;
+  // HF tensor name → tensor (copies), what full_save writes.
+  std::vector<std::pair<std::string, torch::Tensor>> full_state() const;
 
   // ---- the frozen reference adapter (Branch::reference; without one the reference is the base) ----
   void set_reference(const model::LoraAdapter& adapter);
@@ -136,6 +153,8 @@ class TrainModel {
   std::unique_ptr<Impl> impl_;
   LoraWeights policy_, ref_;
   torch::Tensor flat_p_, flat_g_;
+  bool full_ = false;
+  torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& w) const;  // fused, or eager when full_
 };
 
 }  // namespace ecpo::train

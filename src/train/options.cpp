@@ -36,6 +36,7 @@ const std::vector<Binding>& bindings() {
       {"adam_beta2", [](TrainOptions& o) -> Field { return &o.adam_beta2; }, "AdamW β2"},
       {"adam_epsilon", [](TrainOptions& o) -> Field { return &o.adam_epsilon; }, "AdamW ε"},
       {"seed", [](TrainOptions& o) -> Field { return &o.seed; }, "seed of LoRA init, data order and dropout"},
+      {"finetuning_type", [](TrainOptions& o) -> Field { return &o.finetuning_type; }, "lora | full (every weight; sft and simpo)"},
       {"lora_r", [](TrainOptions& o) -> Field { return &o.lora_r; }, "LoRA rank"},
       {"lora_alpha", [](TrainOptions& o) -> Field { return &o.lora_alpha; }, "LoRA α (scale α/r)"},
       {"lora_dropout", [](TrainOptions& o) -> Field { return &o.lora_dropout; }, "dropout on the LoRA input"},
@@ -159,6 +160,17 @@ void validate(const TrainOptions& o) {
     bad("loss_type", "is '" + o.loss_type + "'", "use sigmoid, ipo, hinge or robust");
   if (o.dtype != "float32" && o.dtype != "bfloat16" && o.dtype != "f32" && o.dtype != "bf16")
     bad("dtype", "is '" + o.dtype + "'", "use float32 or bfloat16");
+  if (o.finetuning_type != "lora" && o.finetuning_type != "full")
+    bad("finetuning_type", "is '" + o.finetuning_type + "'", "use lora or full");
+  if (o.finetuning_type == "full") {
+    if (o.objective != "sft" && o.objective != "simpo")
+      bad("finetuning_type", "is full, but " + o.objective + " compares with a reference model",
+          "train " + o.objective + " as LoRA on the fully fine-tuned model (its reference is then that model)");
+    if (o.dtype != "float32" && o.dtype != "f32")
+      bad("finetuning_type", "is full, which trains the weights themselves in float32", "set dtype=float32");
+    if (!o.init_adapter.empty() || !o.ref_adapter.empty())
+      bad("finetuning_type", "is full, which takes no adapter", "drop init_adapter / ref_adapter");
+  }
   if (o.objective != "sft" && o.objective != "simpo") positive("beta", o.beta);
   if (o.objective == "simpo") positive("beta", o.beta);
   if (o.objective == "kto" && o.batch_size < 2)
@@ -240,7 +252,7 @@ std::vector<std::string> train_trajectory_keys() {
           "lora_r", "lora_alpha", "lora_dropout", "lora_targets", "use_rslora", "init_adapter", "beta",
           "label_smoothing", "loss_type", "gamma", "desirable_weight", "undesirable_weight", "pref_ftx", "cpo_alpha",
           "ref_adapter", "cutoff_len", "chat_template", "data_format", "skip_long_prompts", "group_by_length",
-          "dtype"};
+          "dtype", "finetuning_type"};
 }
 
 }  // namespace ecpo::train

@@ -28,6 +28,9 @@ struct TrainOptions {
   double max_grad_norm = 1.0;  // <= 0: no clipping
   double adam_beta1 = 0.9, adam_beta2 = 0.999, adam_epsilon = 1e-8;
   std::uint64_t seed = 42;
+  // what trains: LoRA adapters ("lora"), or every weight of the model ("full", LLaMA-Factory's finetuning_type;
+  // SFT and SimPO only, float32; the output is a model directory instead of an adapter)
+  std::string finetuning_type = "lora";
   // LoRA
   std::int64_t lora_r = 8;
   double lora_alpha = 16;

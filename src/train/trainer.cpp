@@ -452,7 +452,8 @@ void save_checkpoint(const fs::path& out, std::int64_t step, const TrainModel& m
   const fs::path tmp = out / "checkpoints" / (".checkpoint-" + std::to_string(step) + ".tmp");
   fs::remove_all(tmp);
   fs::create_directories(tmp);
-  m.lora_save(tmp, base_name);
+  if (m.is_full()) m.full_save(tmp);
+  else m.lora_save(tmp, base_name);
   opt.save(tmp / "optimizer.safetensors");
   save_rng(tmp / "rng_state.safetensors");
   write_json_file(tmp / "trainer_state.json", state);
@@ -500,7 +501,8 @@ TrainSummary train_run(const TrainRequest& req) {
   const fs::path out = req.out;
   // 1. Everything that can be wrong with the input is checked before the output directory is touched.
   if (!req.resume && fs::exists(out) &&
-      (fs::exists(out / "adapter_model.safetensors") || fs::exists(out / "checkpoints") || fs::exists(out / "metrics.jsonl")))
+      (fs::exists(out / "adapter_model.safetensors") || fs::exists(out / "model.safetensors") ||
+       fs::exists(out / "checkpoints") || fs::exists(out / "metrics.jsonl")))
     throw Error("the output directory already holds a training run", out.string(),
                 "pass --resume to continue it, or choose another --out");
   apply_threads(o.threads);
@@ -558,7 +560,10 @@ TrainSummary train_run(const TrainRequest& req) {
   // 2. Model state.
   torch::manual_seed(o.seed);
   spec.dropout = o.lora_dropout;
-  if (init_ad) {
+  const bool full = o.finetuning_type == "full";
+  if (full) {
+    model->full_init();
+  } else if (init_ad) {
     model->lora_init(spec, o.seed);  // carries the dropout into lora_load
     model->lora_load(*init_ad);
   } else {
@@ -567,7 +572,10 @@ TrainSummary train_run(const TrainRequest& req) {
   init_ad.reset();
   if (ref_ad) model->set_reference(*ref_ad);
   ref_ad.reset();
-  if (!resume_dir.empty()) model->lora_load(*model::LoraAdapter::load(resume_dir));
+  if (!resume_dir.empty()) {
+    if (full) model->full_load(resume_dir);
+    else model->lora_load(*model::LoraAdapter::load(resume_dir));
+  }
   // Created after every lora_load: the optimiser holds the flat buffers.
   FlatAdamW opt(model->flat_params(), model->flat_grads(), {o.adam_beta1, o.adam_beta2, o.adam_epsilon, o.weight_decay});
   std::vector<json> log;
@@ -674,8 +682,9 @@ TrainSummary train_run(const TrainRequest& req) {
   metrics.close();
   sum.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   if (!log.empty()) sum.last_metrics = log.back();
-  // 4. The adapter and the final state.
-  model->lora_save(out, base_name);
+  // 4. The adapter (or, fully fine-tuned, the model) and the final state.
+  if (full) model->full_save(out);
+  else model->lora_save(out, base_name);
   json state = trainer_state(total, total, spe, o, log);
   state["train_runtime"] = sum.seconds;
   state["train_tokens"] = sum.tokens;

@@ -1,13 +1,16 @@
 // Trainer invariants on the tiny models: micro-batch 4 × accumulation 1 is the same update as 1 × 4 (SFT and
 // DPO); --resume from a checkpoint reproduces the uninterrupted loss curve and adapter (with dropout, so the
 // RNG state matters); DPO starts at ln 2 and raises rewards/accuracies on its training pairs; the run
-// directory holds what trainer.h promises; init_adapter + ref_adapter continue an SFT adapter.
+// directory holds what trainer.h promises; init_adapter + ref_adapter continue an SFT adapter; finetuning_type=full
+// writes a model directory the engine loads, and resumes.
 #include <cmath>
 #include <fstream>
 
 #include <gtest/gtest.h>
 
+#include "model/llama.h"
 #include "model/safetensors.h"
+#include "train/lora-model.h"
 #include "test-support.h"
 #include "train/options.h"
 #include "train/trainer.h"
@@ -251,3 +254,58 @@ TEST_F(Trainer, InitAdapterShapeWinsButAConflictingGivenKeyIsRefused) {
 }
 
 }  // namespace
+
+// finetuning_type=full: every weight trains (norms too, through the eager RMSNorm), the output is a model directory
+// that the inference engine loads with the training forward's logits, and --resume continues its curve.
+TEST_F(Trainer, FullFineTuningWritesAModelTheEngineLoadsAndResumes) {
+  const std::vector<std::string> kv = {"finetuning_type=full", "lr=0.003", "max_steps=6", "save_steps=2",
+                                       "grad_accum=2", "seed=3"};
+  const fs::path a = tmp / "full-a", b = tmp / "full-b";
+  TrainSummary s = run("sft", sft, a, kv);
+  EXPECT_LT(s.last_loss, s.first_loss);
+  for (const char* f : {"model.safetensors", "config.json", "tokenizer.json", "metrics.jsonl", "trainer_state.json"})
+    EXPECT_TRUE(fs::exists(a / f)) << f;
+  EXPECT_FALSE(fs::exists(a / "adapter_model.safetensors"));
+  // Every kind of weight moved, the norms included.
+  ecpo::model::SafetensorsFile base(kTiny / "model.safetensors"), tuned(a / "model.safetensors");
+  for (const char* name : {"model.embed_tokens.weight", "model.norm.weight", "model.layers.0.input_layernorm.weight",
+                           "model.layers.1.self_attn.k_proj.weight", "model.layers.0.mlp.up_proj.weight"})
+    EXPECT_GT(max_diff(ecpo::model::view_to_f32(base.get(name)), ecpo::model::view_to_f32(tuned.get(name))), 1e-5) << name;
+  // The engine loads the directory and computes what the training forward computes.
+  ecpo::model::ModelOptions o;
+  o.threads = 1;
+  auto lm = ecpo::model::CausalLM::load(a, o);
+  auto tm = TrainModel::load(a);
+  const std::vector<int> ids = {507, 10, 200, 33, 400, 7, 256, 99};
+  {
+    torch::NoGradGuard ng;
+    torch::Tensor ours = tm->logits(std::vector<std::int32_t>(ids.begin(), ids.end()), Branch::base);
+    auto ref = lm->logits_all(ids);
+    double m = 0;
+    for (std::size_t t = 0; t < ref.size(); ++t)
+      for (std::size_t v = 0; v < ref[t].size(); ++v) m = std::max(m, std::fabs(ours[t][v].item<double>() - ref[t][v]));
+    EXPECT_LT(m, 1e-4);
+  }
+  // Resume from checkpoint 4 reproduces the curve and the weights.
+  run("sft", sft, b, kv);
+  fs::remove_all(b / "checkpoints" / "checkpoint-6");
+  fs::remove(b / "model.safetensors");
+  fs::remove(b / "trainer_state.json");
+  TrainSummary r = run("sft", sft, b, kv, /*resume=*/true);
+  EXPECT_EQ(r.resumed_from, 4);
+  auto ma = metrics(a), mb = metrics(b);
+  ASSERT_EQ(ma.size(), 6u);
+  ASSERT_EQ(mb.size(), 6u);
+  for (std::size_t i = 0; i < 6; ++i) EXPECT_NEAR(ma[i]["loss"].get<double>(), mb[i]["loss"].get<double>(), 1e-6) << i;
+  ecpo::model::SafetensorsFile ta(a / "model.safetensors"), tb(b / "model.safetensors");
+  for (const auto& t : ta.header().tensors)
+    EXPECT_LT(max_diff(ecpo::model::view_to_f32(ta.get(t.name)), ecpo::model::view_to_f32(tb.get(t.name))), 1e-7) << t.name;
+  // A reference-model objective cannot run on fully trained weights: refused before anything is written.
+  try {
+    run("dpo", pairs, tmp / "full-dpo", {"finetuning_type=full"});
+    FAIL();
+  } catch (const ecpo::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("finetuning_type"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(tmp / "full-dpo"));
+}

@@ -71,7 +71,7 @@ void run_train(const std::string& objective, const TrainArgs& a) {
               s.first_loss, s.last_loss, s.seconds > 0 ? static_cast<double>(s.tokens) / s.seconds : 0.0);
   std::printf("examples: %llu (%llu dropped: longer than cutoff_len)\n", static_cast<unsigned long long>(s.examples),
               static_cast<unsigned long long>(s.dropped_long));
-  std::printf("adapter: %s\n", s.out.string().c_str());
+  std::printf("%s: %s\n", r.options.finetuning_type == "full" ? "model" : "adapter", s.out.string().c_str());
 }
 
 }  // namespace
