@@ -19,6 +19,7 @@
 #include "pipeline/stamp.h"
 #include "util/error.h"
 #include "util/fs.h"
+#include "util/text.h"
 
 namespace fs = std::filesystem;
 using namespace ecpo::pipeline;
@@ -313,4 +314,32 @@ TEST_F(PipelineTest, OnlineRecipeChecksEveryRoleBeforeAnyStage) {
   auto st = pipeline_run(ok, plan_stages(ok), o, out);
   EXPECT_EQ(states(st)["data"], "ran");
   EXPECT_NE(out.str().find("roles:"), std::string::npos);
+}
+
+// train_sft.finetuning_type: full makes train-sft a model directory: the SGPT student runs on it, ECPO's DPO trains
+// LoRA on it (no ref/init adapter: its reference is that model), and the ECPO student is that model + the DPO adapter.
+TEST_F(PipelineTest, FullSgptMakesTrainSftTheStudentsModel) {
+  const Recipe r = load({"train_sft.finetuning_type=full"});
+  const fs::path run = dir_ / "run";
+  std::map<std::string, Stage> by;
+  for (auto& s : plan_stages(r)) by[s.name] = s;
+  EXPECT_EQ(by["train-sft"].outputs, (std::vector<std::string>{"config.json", "model.safetensors", "metrics.jsonl"}));
+  const auto dpo = by["train-dpo"].commands(run / "work", run, false).at(0);
+  const std::string line = ecpo::join(dpo, " ");
+  EXPECT_NE(line.find("--model " + (run / "train-sft").string()), std::string::npos) << line;
+  EXPECT_EQ(line.find("ref_adapter="), std::string::npos) << line;
+  EXPECT_EQ(line.find("init_adapter="), std::string::npos) << line;
+  auto roles_of = [&](const std::string& stage) { return by[stage].files(run).at(0).second; };
+  EXPECT_NE(roles_of("test-sgpt").find("model: " + (run / "train-sft").string()), std::string::npos) << roles_of("test-sgpt");
+  EXPECT_EQ(roles_of("test-sgpt").find("adapter:"), std::string::npos) << roles_of("test-sgpt");
+  EXPECT_NE(roles_of("sim-sgpt").find("model: " + (run / "train-sft").string()), std::string::npos);
+  EXPECT_NE(roles_of("test-ecpo").find("model: " + (run / "train-sft").string()), std::string::npos);
+  EXPECT_NE(roles_of("test-ecpo").find("adapter: " + (run / "train-dpo").string()), std::string::npos);
+  const auto& deps = by["test-ecpo"].deps;
+  EXPECT_NE(std::find(deps.begin(), deps.end(), "train-sft"), deps.end());
+  // the default (LoRA) keeps the adapter chain
+  std::map<std::string, Stage> lora;
+  for (auto& s : plan_stages(load())) lora[s.name] = s;
+  const std::string l = ecpo::join(lora["train-dpo"].commands(run / "work", run, false).at(0), " ");
+  EXPECT_NE(l.find("ref_adapter=" + (run / "train-sft").string()), std::string::npos) << l;
 }
