@@ -6,6 +6,7 @@
 // each step, exactly the zero-shot ActCRS messages an LLM agent would have seen in that state and its
 // action as grammar text — so its successful turns are SFT rows for a student served as actcrs (D13).
 // Wording: prompts/agent/<domain>/rule.txt.
+#include <cctype>
 #include <set>
 
 #include "agent/actcrs-prompt.h"
@@ -42,12 +43,19 @@ class RuleAgent : public Agent {
     std::vector<std::string> said;
     for (auto it = dialogue.rbegin(); it != dialogue.rend(); ++it)
       if (it->speaker == "user") said.push_back(it->text);
-    // The content words, each once (normalised, first occurrence), at most 48: the terms BM25 ranks by,
-    // without the filler ("I'm in the mood for", "would be great").
+    // The content words, each once (by their normalised form, first occurrence), at most 48: the terms BM25 ranks
+    // by, without the filler ("I'm in the mood for", "would be great"). Written as the user spelled them (case
+    // kept, surrounding punctuation dropped): BM25 normalises them anyway, and a student trained on these turns
+    // can then copy the user's tokens as they are instead of re-spelling them in lower case.
     std::vector<std::string> words;
     std::set<std::string> seen;
-    for (const auto& w : sim::normalized_words(join(said, " ")))
-      if (w.size() > 2 && !stop_.count(w) && seen.insert(w).second && words.size() < 48) words.push_back(w);
+    for (const auto& tok : split_whitespace(join(said, " "))) {
+      if (words.size() >= 48) break;
+      const std::string surface = trim_punct(tok);
+      bool content = false;
+      for (const auto& w : sim::normalized_words(surface)) content = content || (w.size() > 2 && !stop_.count(w));
+      if (content && seen.insert(join(sim::normalized_words(surface), " ")).second) words.push_back(surface);
+    }
     std::string query = words.empty() ? collapse_whitespace(join(said, " ")) : join(words, " ");
     emit(turn, {ActionType::search, query});
     std::vector<const data::Item*> hits = retrieve_items(deps_, query, turn.steps.back());
@@ -82,6 +90,32 @@ class RuleAgent : public Agent {
       if (c == '[') c = '(';
       if (c == ']') c = ')';
     }
+    return s;
+  }
+
+  static std::vector<std::string> split_whitespace(const std::string& t) {
+    std::vector<std::string> out;
+    std::string cur;
+    for (char c : t) {
+      if (std::isspace(static_cast<unsigned char>(c))) {
+        if (!cur.empty()) out.push_back(std::move(cur)), cur.clear();
+      } else {
+        cur += c;
+      }
+    }
+    if (!cur.empty()) out.push_back(std::move(cur));
+    return out;
+  }
+  // "Fiction." → "Fiction", "(Book" → "Book"; inner punctuation ("plain-spoken", "Samuel's") stays. Brackets never
+  // survive (they would unbalance the Search[...] argument).
+  static std::string trim_punct(const std::string& w) {
+    auto keep = [](unsigned char c) { return std::isalnum(c) || c >= 0x80; };
+    std::size_t b = 0, e = w.size();
+    while (b < e && !keep(static_cast<unsigned char>(w[b]))) ++b;
+    while (e > b && !keep(static_cast<unsigned char>(w[e - 1]))) --e;
+    std::string s = w.substr(b, e - b);
+    for (char& c : s)
+      if (c == '[' || c == ']') c = ' ';
     return s;
   }
 
