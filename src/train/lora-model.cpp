@@ -533,8 +533,10 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     // query axis, so no repeat_kv), k and v [B·Hkv, T, D].
     auto qkv3 = rope_split(qkv.view({B, T, H + 2 * Hkv, D}), cos, sin_signed, H, Hkv);
     const torch::Tensor &q = qkv3[0], &k = qkv3[1], &v = qkv3[2];
-    // Blocks of 64 queries skip ~(1 − 1/n)/2 of the score work for n blocks; short rows stay one block.
-    torch::Tensor ctx = causal_attention(q, k, v, mask, B, scale, T > 128 ? 64 : T);  // [B·Hkv, rep·T, D]
+    // Blocks of 64 queries skip ~(1 − 1/n)/2 of the score work for n blocks, and keep each block's products small
+    // (OpenBLAS splits a larger product over its threads call by call: a hand-off per head, costly on a busy
+    // machine); rows up to 64 tokens stay one block.
+    torch::Tensor ctx = causal_attention(q, k, v, mask, B, scale, T > 64 ? 64 : T);  // [B·Hkv, rep·T, D]
     torch::Tensor att = ctx.view({B, Hkv, rep, T, D}).permute({0, 3, 1, 2, 4}).reshape({N, H * D});
     if (last) {  // only the scored rows go on: o_proj and the MLP of the other rows would be thrown away
       att = gather_rows(att, rows);
