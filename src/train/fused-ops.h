@@ -4,6 +4,7 @@
 // Each op equals its eager composition (tests/train/fused-ops-test.cpp checks values and gradients).
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <torch/types.h>
@@ -47,5 +48,11 @@ torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& rows);
 // HF LlamaRMSNorm with a frozen weight: w ⊙ cast(x_f32 · rsqrt(mean(x_f32²) + eps)), one pass per row
 // forward and backward (float32 and bfloat16 x; the weight has x's dtype).
 torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& w, double eps);
+
+// The instruction-set level of the row kernels behind swiglu, the softmax of causal_attention, rms_norm_fused and
+// rope_split: "avx512", "avx2" or "portable" (plain C++), the widest the CPU has unless set_row_kernel_level chose
+// another (tests compare them; false when the CPU lacks it). Levels differ only in float rounding.
+std::string row_kernel_level();
+bool set_row_kernel_level(const std::string& name);
 
 }  // namespace ecpo::train
