@@ -252,6 +252,42 @@ S* rows_of(const torch::Tensor& t) {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
+// ---- frozen linear ---------------------------------------------------------------------------------------------
+
+// Large float32 products with a frozen weight go through oneDNN (at::mkldnn_linear and its input gradient: AVX-512
+// kernels where OpenBLAS runs its AVX2 sgemm, ~1.7× faster on a 102M model including the layout conversions of x
+// and y); small ones (the conversions would dominate) and bf16 (at::linear reaches oneDNN itself) stay on at::.
+bool use_onednn(const torch::Tensor& x, const torch::Tensor& w) {
+  return x.scalar_type() == torch::kFloat && w.scalar_type() == torch::kFloat && x.dim() == 2 && w.dim() == 2 &&
+         x.device().is_cpu() && w.is_contiguous() && at::hasMKLDNN() &&
+         x.size(0) * w.size(0) * w.size(1) >= (std::int64_t{1} << 26);
+}
+
+// y = x·wᵀ + b
+torch::Tensor linear_forward(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  if (!use_onednn(x, w)) return at::linear(x, w, b);
+  return at::mkldnn_linear(x.contiguous().to_mkldnn(), w, b.defined() ? c10::optional<torch::Tensor>(b) : c10::nullopt)
+      .to_dense();
+}
+
+// dx = g·w
+torch::Tensor linear_grad_input(const torch::Tensor& g, const torch::Tensor& w) {
+  if (!use_onednn(g, w)) return at::mm(g, w);
+  torch::Tensor dx = at::mkldnn_linear_backward_input({g.size(0), w.size(1)}, g.contiguous().to_mkldnn(), w);
+  return dx.is_mkldnn() ? dx.to_dense() : dx;
+}
+
+struct FrozenLinearFn : public torch::autograd::Function<FrozenLinearFn> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x, const torch::Tensor& w,
+                               const c10::optional<torch::Tensor>& b) {
+    ctx->save_for_backward({w});
+    return linear_forward(x, w, b.has_value() ? *b : torch::Tensor());
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    return {linear_grad_input(grads[0], ctx->get_saved_variables()[0]), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 // ---- LoRA linear -------------------------------------------------------------------------------------------
 
 // The adapter math runs in the activation dtype (f32; for a bf16 base in bf16, as torch.autocast runs a LoRA
@@ -265,7 +301,7 @@ struct LoraLinearFn : public torch::autograd::Function<LoraLinearFn> {
                                const c10::optional<torch::Tensor>& b, const torch::Tensor& a, at::TensorList bs,
                                const std::vector<std::int64_t>& offs, double scale) {
     const torch::ScalarType ct = x.scalar_type();
-    torch::Tensor y = at::linear(x, w, b.has_value() ? *b : torch::Tensor());
+    torch::Tensor y = linear_forward(x, w, b.has_value() ? *b : torch::Tensor());
     torch::Tensor ac = a.scalar_type() == ct ? a : a.to(ct);
     torch::Tensor u = at::mm(x, ac.t());  // [N, m·r]
     const auto m = static_cast<std::int64_t>(bs.size());
@@ -329,7 +365,7 @@ struct LoraLinearFn : public torch::autograd::Function<LoraLinearFn> {
     }
     torch::Tensor dx;
     if (ctx->needs_input_grad(0)) {
-      dx = at::mm(g, w);  // frozen weight: only the input gradient
+      dx = linear_grad_input(g, w);  // frozen weight: only the input gradient
       dx.addmm_(du, ac);
     }
     // One entry per forward argument: x, w, b (an undefined optional still has a slot), a, bs..., offs, scale.
@@ -697,6 +733,12 @@ torch::Tensor lora_linear(const torch::Tensor& x, const torch::Tensor& w, const 
   c10::optional<torch::Tensor> bias;
   if (b.defined()) bias = b;
   return LoraLinearFn::apply(x, w, bias, a, at::TensorList(bs), offs, scale);
+}
+
+torch::Tensor frozen_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) {
+  c10::optional<torch::Tensor> bias;
+  if (b.defined()) bias = b;
+  return FrozenLinearFn::apply(x, w, bias);
 }
 
 torch::Tensor swiglu(const torch::Tensor& gu) { return SwigluFn::apply(gu); }

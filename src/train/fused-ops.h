@@ -1,7 +1,8 @@
 // Fused autograd operations of the training forward, each with a hand-written backward that computes only
 // what a frozen base with LoRA adapters needs and saves fewer activations than the eager composition.
-// INTERNAL: includes libtorch. Rows are tokens: x [N, in]; dtype float32 or bfloat16 (LoRA math in f32).
-// Each op equals its eager composition (tests/train/fused-ops-test.cpp checks values and gradients).
+// INTERNAL: includes libtorch. Rows are tokens: x [N, in]; dtype float32 or bfloat16 (LoRA matmuls in x's dtype,
+// adapters and their gradients f32). Each op equals its eager composition (tests/train/fused-ops-test.cpp checks
+// values and gradients at every row-kernel level).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,6 +11,11 @@
 #include <torch/types.h>
 
 namespace ecpo::train {
+
+// A frozen linear layer without adapters: y = x·wᵀ + b (b optional), a gradient for x only. Large float32 products
+// run through oneDNN (at::mkldnn_linear; OpenBLAS's sgemm is ~1.7× slower on AVX-512 CPUs), the rest through
+// at::linear / at::mm; lora_linear's frozen part uses the same choice.
+torch::Tensor frozen_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {});
 
 // A frozen linear layer (weight w [out, in], optional bias b [out]) whose output column blocks carry LoRA
 // deltas: y = x·wᵀ + b;  y[:, offs[i] : offs[i] + out_i] += scale · (x·A_iᵀ)·B_iᵀ, with A_i = rows

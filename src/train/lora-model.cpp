@@ -510,8 +510,8 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
   // composition, which draws one dropout mask per module.
   const bool eager_lora = lora && train && lora->spec.dropout > 0;
   auto project = [&](const torch::Tensor& in, std::int64_t l, int g, const torch::Tensor& w, const torch::Tensor& b) {
-    if (!lora || !lora->layers[l].a[g].defined()) return at::linear(in, w, b);
-    if (eager_lora) return lora_add(at::linear(in, w, b), in, *lora, l, g, train, out_of);
+    if (!lora || !lora->layers[l].a[g].defined()) return frozen_linear(in, w, b);
+    if (eager_lora) return lora_add(frozen_linear(in, w, b), in, *lora, l, g, train, out_of);
     std::vector<torch::Tensor> bs;
     std::vector<std::int64_t> offs;
     std::int64_t off = 0;
@@ -686,7 +686,7 @@ ScoreOut TrainModel::score_packed(const Packed& p, Branch branch, bool train) {
     mask = torch::zeros({B, T, T}, torch::kFloat).masked_fill_(ok.logical_not(), -INFINITY);
   }
   torch::Tensor x = hidden(as_tensor(p.ids, {B, T}), pos, mask, as_tensor(uniq, {U}), branch_weights(branch), train);
-  torch::Tensor logits = at::linear(rms_norm_fused(x, I.norm, I.eps), I.lm_head);  // [U, V]
+  torch::Tensor logits = frozen_linear(rms_norm_fused(x, I.norm, I.eps), I.lm_head);  // [U, V]
   if (logits.scalar_type() != torch::kFloat) logits = logits.to(torch::kFloat);
   torch::Tensor idx = as_tensor(flat, {S});
   torch::Tensor row_of = at::floor_divide(idx, I.V);
@@ -709,7 +709,7 @@ torch::Tensor TrainModel::logits(const std::vector<std::int32_t>& ids, Branch br
   std::vector<std::int64_t> v(ids.begin(), ids.end());
   torch::Tensor t = torch::from_blob(v.data(), {1, T}, torch::kLong).clone().to(device_);
   torch::Tensor x = hidden(t, {}, {}, {}, branch_weights(branch), false);
-  torch::Tensor lg = at::linear(rms_norm_fused(x, I.norm, I.eps), I.lm_head);
+  torch::Tensor lg = frozen_linear(rms_norm_fused(x, I.norm, I.eps), I.lm_head);
   return lg.to(torch::kFloat);
 }
 

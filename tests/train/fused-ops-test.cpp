@@ -67,6 +67,40 @@ TEST(FusedOps, LoraLinearEqualsEagerComposition) {
   EXPECT_TRUE(a.grad().defined());
 }
 
+// Large float32 products take oneDNN (frozen_linear and lora_linear's frozen part), small ones at::linear: both
+// equal the eager product, and the gradient reaches only x.
+TEST(FusedOps, FrozenLinearEqualsLinear) {
+  torch::manual_seed(8);
+  for (std::int64_t n : {3, 256}) {  // 256·512·512 = 2^26: oneDNN
+    SCOPED_TRACE("rows " + std::to_string(n));
+    torch::Tensor x0 = torch::randn({n, 512}), w = torch::randn({512, 512}) * 0.05, b = torch::randn({512});
+    torch::Tensor x = x0.clone().requires_grad_(true), x2 = x0.clone().requires_grad_(true);
+    torch::Tensor go = torch::randn({n, 512});
+    torch::Tensor y = frozen_linear(x, w, b);
+    (y * go).sum().backward();
+    torch::Tensor y2 = at::linear(x2, w, b);
+    (y2 * go).sum().backward();
+    EXPECT_LT(rel(y, y2), 1e-5);
+    EXPECT_LT(rel(x.grad(), x2.grad()), 1e-5);
+    EXPECT_FALSE(y.is_mkldnn());
+    EXPECT_TRUE(y.is_contiguous());
+    // with LoRA blocks on top (members at columns 0 and 300)
+    torch::Tensor a = (torch::randn({16, 512}) * 0.05).requires_grad_(true), b1 = torch::randn({100, 8}).requires_grad_(true),
+                  b2 = torch::randn({200, 8}).requires_grad_(true);
+    torch::Tensor x3 = x0.clone().requires_grad_(true), x4 = x0.clone().requires_grad_(true);
+    (lora_linear(x3, w, b, a, {b1, b2}, {0, 300}, 2.0) * go).sum().backward();
+    torch::Tensor ga = a.grad().clone(), gb1 = b1.grad().clone(), gb2 = b2.grad().clone();
+    a.grad().zero_(), b1.grad().zero_(), b2.grad().zero_();
+    torch::Tensor delta = torch::cat({at::mm(at::mm(x4, a.narrow(0, 0, 8).t()), b1.t()), torch::zeros({n, 200}),
+                                      at::mm(at::mm(x4, a.narrow(0, 8, 8).t()), b2.t()), torch::zeros({n, 12})}, 1);
+    ((at::linear(x4, w, b) + 2.0 * delta) * go).sum().backward();
+    EXPECT_LT(rel(x3.grad(), x4.grad()), 1e-5);
+    EXPECT_LT(rel(ga, a.grad()), 1e-5);
+    EXPECT_LT(rel(gb1, b1.grad()), 1e-5);
+    EXPECT_LT(rel(gb2, b2.grad()), 1e-5);
+  }
+}
+
 TEST(FusedOps, SwigluEqualsEagerComposition) {
   torch::manual_seed(4);
   Levels lv;
@@ -88,7 +122,9 @@ TEST(FusedOps, SwigluEqualsEagerComposition) {
         // (rounding only where HF's graph stores a tensor), so both are held against float64.
         torch::Tensor g3 = g0.to(torch::kDouble).requires_grad_(true);
         (at::silu(g3.narrow(1, 0, I)) * g3.narrow(1, I, I) * go.to(torch::kDouble)).sum().backward();
-        if (dt == torch::kFloat) EXPECT_LT(rel(g.grad(), g2.grad()), tol);
+        if (dt == torch::kFloat) {
+          EXPECT_LT(rel(g.grad(), g2.grad()), tol);
+        }
         EXPECT_LT(rel(g.grad(), g3.grad()), tol);
       }
 }
