@@ -741,10 +741,25 @@ torch::Tensor frozen_linear(const torch::Tensor& x, const torch::Tensor& w, cons
   return FrozenLinearFn::apply(x, w, bias);
 }
 
-torch::Tensor swiglu(const torch::Tensor& gu) { return SwigluFn::apply(gu); }
+namespace {
+// The row kernels read float32 or bfloat16 CPU storage.
+bool row_kernel_dtype(const torch::Tensor& t) {
+  return (t.scalar_type() == torch::kFloat || t.scalar_type() == torch::kBFloat16) && t.device().is_cpu();
+}
+}  // namespace
+
+torch::Tensor swiglu(const torch::Tensor& gu) {
+  if (!row_kernel_dtype(gu)) {  // eager composition (other dtypes or devices)
+    const std::int64_t I = gu.size(1) / 2;
+    return at::silu(gu.narrow(1, 0, I)) * gu.narrow(1, I, I);
+  }
+  return SwigluFn::apply(gu);
+}
 
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
                                const torch::Tensor& branch_mask, std::int64_t batch, double scale, std::int64_t block) {
+  TORCH_CHECK(row_kernel_dtype(q) && q.scalar_type() == k.scalar_type() && q.scalar_type() == v.scalar_type(),
+              "causal_attention: float32 or bfloat16 CPU tensors of one dtype");
   c10::optional<torch::Tensor> m;
   if (branch_mask.defined()) m = branch_mask;
   return CausalAttentionFn::apply(q, k, v, m, batch, scale, block);
@@ -756,6 +771,8 @@ torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& rows) {
 
 std::vector<torch::Tensor> rope_split(const torch::Tensor& qkv, const torch::Tensor& cos, const torch::Tensor& sin_signed,
                                       std::int64_t heads, std::int64_t kv_heads) {
+  TORCH_CHECK(row_kernel_dtype(qkv) && cos.scalar_type() == torch::kFloat && sin_signed.scalar_type() == torch::kFloat,
+              "rope_split: float32 or bfloat16 CPU qkv, float32 tables");
   return RopeSplitFn::apply(qkv, cos.contiguous(), sin_signed.contiguous(), heads, kv_heads);
 }
 
