@@ -1,7 +1,8 @@
 // Trainer benchmark (driven by bench/train/run.sh): times LoRA optimiser steps of `train_run` on one batch —
 // every row of a pre-tokenised file as one micro-batch, grad_accum 1, reference log-probs cached before the
 // first step — and prints one JSON line {impl, objective, dtype, step_ms[], tokens, first_loss, peak_rss_mb}.
-// With --report FILE it instead prints the table of ecpo vs python rows that run.sh collected.
+// With --report FILE it instead prints the table of ecpo vs python rows that run.sh collected; with --profile N it
+// also prints to stderr the N ops (libtorch's profiler: name and input shapes) with the most self time.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 #include "train/options.h"
 #include "train/trainer.h"
@@ -78,6 +81,56 @@ int report(const fs::path& file) {
   return 0;
 }
 
+// --profile: libtorch's op profiler over the whole run (reference pass and warm-up included), printed to stderr
+// as the ops (name and input shapes) with the most self time.
+struct OpStat {
+  double self_us = 0, total_us = 0;
+  std::int64_t calls = 0;
+};
+
+void print_profile(const torch::autograd::profiler::thread_event_lists& lists, int top) {
+  using torch::autograd::profiler::EventKind;
+  using torch::autograd::profiler::LegacyEvent;
+  std::map<std::string, OpStat> stats;
+  for (const auto& list : lists) {
+    struct Open {
+      const LegacyEvent* ev;
+      std::string key;
+      double child_us = 0;
+    };
+    std::vector<Open> stack;
+    for (const auto& e : list) {
+      if (e.kind() == EventKind::PushRange) {
+        std::string key = e.name();
+        for (const auto& s : e.shapes()) {
+          key += " [";
+          for (std::size_t i = 0; i < s.size(); ++i) key += (i ? "," : "") + std::to_string(s[i]);
+          key += "]";
+        }
+        stack.push_back({&e, key});
+      } else if (e.kind() == EventKind::PopRange && !stack.empty()) {
+        const Open o = stack.back();
+        stack.pop_back();
+        const double us = o.ev->cpuElapsedUs(e);
+        OpStat& st = stats[o.key];
+        st.self_us += us - o.child_us;
+        st.total_us += us;
+        ++st.calls;
+        if (!stack.empty()) stack.back().child_us += us;
+      }
+    }
+  }
+  std::vector<std::pair<std::string, OpStat>> v(stats.begin(), stats.end());
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second.self_us > b.second.self_us; });
+  double all = 0;
+  for (const auto& [k, s] : v) all += s.self_us;
+  std::fprintf(stderr, "profile: %.1f ms self time in ops\n%10s %10s %8s  op [input shapes]\n", all / 1000, "self ms",
+               "total ms", "calls");
+  for (int i = 0; i < top && i < static_cast<int>(v.size()); ++i)
+    std::fprintf(stderr, "%10.2f %10.2f %8lld  %s\n", v[i].second.self_us / 1000, v[i].second.total_us / 1000,
+                 static_cast<long long>(v[i].second.calls), v[i].first.c_str());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -89,7 +142,7 @@ int main(int argc, char** argv) {
   if (!a.count("--model") || !a.count("--data")) {
     std::fprintf(stderr,
                  "usage: bench_train --model DIR --data FILE.jsonl [--objective sft|dpo] [--dtype float32|bfloat16] "
-                 "[--threads N] [--steps N] [--warmup N] [--label NAME]\n       bench_train --report RESULTS.jsonl\n");
+                 "[--threads N] [--steps N] [--warmup N] [--label NAME] [--profile TOP]\n       bench_train --report RESULTS.jsonl\n");
     return 2;
   }
   const int steps = std::stoi(a["--steps"]), warmup = std::stoi(a["--warmup"]);
@@ -110,7 +163,15 @@ int main(int argc, char** argv) {
                    "batch_size=" + std::to_string(rows), "max_steps=" + std::to_string(steps + warmup),
                    "dtype=" + a["--dtype"], "threads=" + a["--threads"]});
   req.options = ecpo::train::train_options_from(c, a["--objective"]);
-  ecpo::train::train_run(req);
+  const int profile_top = a.count("--profile") ? std::stoi(a["--profile"]) : 0;
+  if (profile_top > 0) {
+    torch::autograd::profiler::enableProfilerLegacy(
+        torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/true));
+    ecpo::train::train_run(req);
+    print_profile(torch::autograd::profiler::disableProfilerLegacy(), profile_top);
+  } else {
+    ecpo::train::train_run(req);
+  }
   std::vector<double> ms, cpu_ms;
   double first_loss = 0, tokens = 0;
   {

@@ -1,14 +1,21 @@
 // Fused autograd operations of the training forward, each with a hand-written backward that computes only
 // what a frozen base with LoRA adapters needs and saves fewer activations than the eager composition.
-// INTERNAL: includes libtorch. Rows are tokens: x [N, in]; dtype float32 or bfloat16 (LoRA math in f32).
-// Each op equals its eager composition (tests/train/fused-ops-test.cpp checks values and gradients).
+// INTERNAL: includes libtorch. Rows are tokens: x [N, in]; dtype float32 or bfloat16 (LoRA matmuls in x's dtype,
+// adapters and their gradients f32). Each op equals its eager composition (tests/train/fused-ops-test.cpp checks
+// values and gradients at every row-kernel level).
 #pragma once
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <torch/types.h>
 
 namespace ecpo::train {
+
+// A frozen linear layer without adapters: y = x·wᵀ + b (b optional), a gradient for x only. Large float32 products
+// run through oneDNN (at::mkldnn_linear; OpenBLAS's sgemm is ~1.7× slower on AVX-512 CPUs), the rest through
+// at::linear / at::mm; lora_linear's frozen part uses the same choice.
+torch::Tensor frozen_linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {});
 
 // A frozen linear layer (weight w [out, in], optional bias b [out]) whose output column blocks carry LoRA
 // deltas: y = x·wᵀ + b;  y[:, offs[i] : offs[i] + out_i] += scale · (x·A_iᵀ)·B_iᵀ, with A_i = rows
@@ -47,5 +54,11 @@ torch::Tensor gather_rows(const torch::Tensor& x, const torch::Tensor& rows);
 // HF LlamaRMSNorm with a frozen weight: w ⊙ cast(x_f32 · rsqrt(mean(x_f32²) + eps)), one pass per row
 // forward and backward (float32 and bfloat16 x; the weight has x's dtype).
 torch::Tensor rms_norm_fused(const torch::Tensor& x, const torch::Tensor& w, double eps);
+
+// The instruction-set level of the row kernels behind swiglu, the softmax of causal_attention, rms_norm_fused and
+// rope_split: "avx512", "avx2" or "portable" (plain C++), the widest the CPU has unless set_row_kernel_level chose
+// another (tests compare them; false when the CPU lacks it). Levels differ only in float rounding.
+std::string row_kernel_level();
+bool set_row_kernel_level(const std::string& name);
 
 }  // namespace ecpo::train

@@ -561,6 +561,10 @@ static std::vector<WeightRef> weight_refs(TrainModel::Impl& I, const model::HfCo
   return r;
 }
 
+torch::Tensor TrainModel::linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b) const {
+  return full_ ? at::linear(x, w, b) : frozen_linear(x, w, b);  // a trained weight needs autograd's weight gradient
+}
+
 torch::Tensor TrainModel::norm(const torch::Tensor& x, const torch::Tensor& w) const {
   if (!full_) return rms_norm_fused(x, w, impl_->eps);
   // HF LlamaRMSNorm, eager: the weight is a trained leaf here
@@ -648,8 +652,8 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
   // composition, which draws one dropout mask per module.
   const bool eager_lora = lora && train && lora->spec.dropout > 0;
   auto project = [&](const torch::Tensor& in, std::int64_t l, int g, const torch::Tensor& w, const torch::Tensor& b) {
-    if (!lora || !lora->layers[l].a[g].defined()) return at::linear(in, w, b);
-    if (eager_lora) return lora_add(at::linear(in, w, b), in, *lora, l, g, train, out_of);
+    if (!lora || !lora->layers[l].a[g].defined()) return linear(in, w, b);
+    if (eager_lora) return lora_add(frozen_linear(in, w, b), in, *lora, l, g, train, out_of);
     std::vector<torch::Tensor> bs;
     std::vector<std::int64_t> offs;
     std::int64_t off = 0;
@@ -671,8 +675,10 @@ torch::Tensor TrainModel::hidden(const torch::Tensor& ids, const torch::Tensor& 
     // query axis, so no repeat_kv), k and v [B·Hkv, T, D].
     auto qkv3 = rope_split(qkv.view({B, T, H + 2 * Hkv, D}), cos, sin_signed, H, Hkv);
     const torch::Tensor &q = qkv3[0], &k = qkv3[1], &v = qkv3[2];
-    // Blocks of 64 queries skip ~(1 − 1/n)/2 of the score work for n blocks; short rows stay one block.
-    torch::Tensor ctx = causal_attention(q, k, v, mask, B, scale, T > 128 ? 64 : T);  // [B·Hkv, rep·T, D]
+    // Blocks of 64 queries skip ~(1 − 1/n)/2 of the score work for n blocks, and keep each block's products small
+    // (OpenBLAS splits a larger product over its threads call by call: a hand-off per head, costly on a busy
+    // machine); rows up to 64 tokens stay one block.
+    torch::Tensor ctx = causal_attention(q, k, v, mask, B, scale, T > 64 ? 64 : T);  // [B·Hkv, rep·T, D]
     torch::Tensor att = ctx.view({B, Hkv, rep, T, D}).permute({0, 3, 1, 2, 4}).reshape({N, H * D});
     if (last) {  // only the scored rows go on: o_proj and the MLP of the other rows would be thrown away
       att = gather_rows(att, rows);
@@ -822,7 +828,7 @@ ScoreOut TrainModel::score_packed(const Packed& p, Branch branch, bool train) {
     mask = torch::zeros({B, T, T}, torch::kFloat).masked_fill_(ok.logical_not(), -INFINITY);
   }
   torch::Tensor x = hidden(as_tensor(p.ids, {B, T}), pos, mask, as_tensor(uniq, {U}), branch_weights(branch), train);
-  torch::Tensor logits = at::linear(norm(x, I.norm), I.lm_head);  // [U, V]
+  torch::Tensor logits = linear(norm(x, I.norm), I.lm_head);  // [U, V]
   if (logits.scalar_type() != torch::kFloat) logits = logits.to(torch::kFloat);
   torch::Tensor idx = as_tensor(flat, {S});
   torch::Tensor row_of = at::floor_divide(idx, I.V);
@@ -845,7 +851,7 @@ torch::Tensor TrainModel::logits(const std::vector<std::int32_t>& ids, Branch br
   std::vector<std::int64_t> v(ids.begin(), ids.end());
   torch::Tensor t = torch::from_blob(v.data(), {1, T}, torch::kLong).clone().to(device_);
   torch::Tensor x = hidden(t, {}, {}, {}, branch_weights(branch), false);
-  torch::Tensor lg = at::linear(norm(x, I.norm), I.lm_head);
+  torch::Tensor lg = linear(norm(x, I.norm), I.lm_head);
   return lg.to(torch::kFloat);
 }
 

@@ -155,6 +155,8 @@ class TrainModel {
   torch::Tensor flat_p_, flat_g_;
   bool full_ = false;
   torch::Tensor norm(const torch::Tensor& x, const torch::Tensor& w) const;  // fused, or eager when full_
+  // frozen_linear, or at::linear when full_ (the weight is trained)
+  torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b = {}) const;
 };
 
 }  // namespace ecpo::train

@@ -5,6 +5,8 @@
 // metric names), checkpoints/checkpoint-N/ (adapter, optimiser state, RNG state, trainer_state.json), and at
 // the end adapter_config.json + adapter_model.safetensors (PEFT layout) and trainer_state.json.
 // train_eval: the objective's loss and metrics over a whole file, no update.
+// Both set libtorch's thread count and, process-wide, keep freed heap mapped for reuse (glibc: mmap threshold
+// 32 MiB, no trim), so training steps do not page-fault their buffers in again.
 // Intended usage:
 //   TrainRequest r{model_dir, data, out, train_options_from(cfg, "dpo")};
 //   TrainSummary s = train_run(r);

@@ -1,6 +1,11 @@
-// The fused autograd ops equal their eager compositions, values and gradients, in float32 and bfloat16;
+// The fused autograd ops equal their eager compositions, values and gradients, in float32 and bfloat16, at every
+// row-kernel level the CPU has (portable C++, AVX2, AVX-512; row lengths with full vectors and partial tails);
 // LoRA dropout (the eager path) draws a different mask per module.
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
 #include <ATen/ATen.h>
 #include <torch/types.h>
 
@@ -9,6 +14,18 @@
 using namespace ecpo::train;
 
 namespace {
+
+// The row-kernel levels this CPU runs; the default level is restored when the test ends.
+struct Levels {
+  std::string saved = row_kernel_level();
+  std::vector<std::string> all;
+  Levels() {
+    for (const char* l : {"portable", "avx2", "avx512"})
+      if (set_row_kernel_level(l)) all.push_back(l);
+    set_row_kernel_level(saved);
+  }
+  ~Levels() { set_row_kernel_level(saved); }
+};
 
 double rel(const torch::Tensor& a, const torch::Tensor& b) {
   return (a.to(torch::kDouble) - b.to(torch::kDouble)).abs().max().item<double>() /
@@ -50,28 +67,79 @@ TEST(FusedOps, LoraLinearEqualsEagerComposition) {
   EXPECT_TRUE(a.grad().defined());
 }
 
+// Large float32 products take oneDNN (frozen_linear and lora_linear's frozen part), small ones at::linear: both
+// equal the eager product, and the gradient reaches only x.
+TEST(FusedOps, FrozenLinearEqualsLinear) {
+  torch::manual_seed(8);
+  for (std::int64_t n : {3, 256}) {  // 256·512·512 = 2^26: oneDNN
+    SCOPED_TRACE("rows " + std::to_string(n));
+    torch::Tensor x0 = torch::randn({n, 512}), w = torch::randn({512, 512}) * 0.05, b = torch::randn({512});
+    torch::Tensor x = x0.clone().requires_grad_(true), x2 = x0.clone().requires_grad_(true);
+    torch::Tensor go = torch::randn({n, 512});
+    torch::Tensor y = frozen_linear(x, w, b);
+    (y * go).sum().backward();
+    torch::Tensor y2 = at::linear(x2, w, b);
+    (y2 * go).sum().backward();
+    EXPECT_LT(rel(y, y2), 1e-5);
+    EXPECT_LT(rel(x.grad(), x2.grad()), 1e-5);
+    EXPECT_FALSE(y.is_mkldnn());
+    EXPECT_TRUE(y.is_contiguous());
+    // with LoRA blocks on top (members at columns 0 and 300)
+    torch::Tensor a = (torch::randn({16, 512}) * 0.05).requires_grad_(true), b1 = torch::randn({100, 8}).requires_grad_(true),
+                  b2 = torch::randn({200, 8}).requires_grad_(true);
+    torch::Tensor x3 = x0.clone().requires_grad_(true), x4 = x0.clone().requires_grad_(true);
+    (lora_linear(x3, w, b, a, {b1, b2}, {0, 300}, 2.0) * go).sum().backward();
+    torch::Tensor ga = a.grad().clone(), gb1 = b1.grad().clone(), gb2 = b2.grad().clone();
+    a.grad().zero_(), b1.grad().zero_(), b2.grad().zero_();
+    torch::Tensor delta = torch::cat({at::mm(at::mm(x4, a.narrow(0, 0, 8).t()), b1.t()), torch::zeros({n, 200}),
+                                      at::mm(at::mm(x4, a.narrow(0, 8, 8).t()), b2.t()), torch::zeros({n, 12})}, 1);
+    ((at::linear(x4, w, b) + 2.0 * delta) * go).sum().backward();
+    EXPECT_LT(rel(x3.grad(), x4.grad()), 1e-5);
+    EXPECT_LT(rel(ga, a.grad()), 1e-5);
+    EXPECT_LT(rel(gb1, b1.grad()), 1e-5);
+    EXPECT_LT(rel(gb2, b2.grad()), 1e-5);
+  }
+}
+
 TEST(FusedOps, SwigluEqualsEagerComposition) {
   torch::manual_seed(4);
-  for (auto dt : {torch::kFloat, torch::kBFloat16}) {
-    torch::Tensor g0 = torch::randn({5, 8}).to(dt);
-    torch::Tensor g = g0.clone().requires_grad_(true), g2 = g0.clone().requires_grad_(true);
-    torch::Tensor go = torch::randn({5, 4}).to(dt);
-    torch::Tensor y = swiglu(g);
-    (y * go).sum().backward();
-    torch::Tensor y2 = at::silu(g2.narrow(1, 0, 4)) * g2.narrow(1, 4, 4);
-    (y2 * go).sum().backward();
-    const double tol = dt == torch::kFloat ? 1e-6 : 1e-2;
-    EXPECT_LT(rel(y, y2), tol);
-    EXPECT_LT(rel(g.grad(), g2.grad()), tol);
-  }
+  Levels lv;
+  for (const auto& level : lv.all)
+    for (auto dt : {torch::kFloat, torch::kBFloat16})
+      for (std::int64_t I : {4, 37}) {
+        SCOPED_TRACE(level + (dt == torch::kFloat ? " f32 I " : " bf16 I ") + std::to_string(I));
+        ASSERT_TRUE(set_row_kernel_level(level));
+        torch::Tensor g0 = (torch::randn({5, 2 * I}) * 4).to(dt);
+        torch::Tensor g = g0.clone().requires_grad_(true), g2 = g0.clone().requires_grad_(true);
+        torch::Tensor go = torch::randn({5, I}).to(dt);
+        torch::Tensor y = swiglu(g);
+        (y * go).sum().backward();
+        torch::Tensor y2 = at::silu(g2.narrow(1, 0, I)) * g2.narrow(1, I, I);
+        (y2 * go).sum().backward();
+        const double tol = dt == torch::kFloat ? 1e-6 : 1e-2;
+        EXPECT_LT(rel(y, y2), tol);
+        // bf16: eager autograd rounds every intermediate of silu_backward to bf16; the fused op keeps them in f32
+        // (rounding only where HF's graph stores a tensor), so both are held against float64.
+        torch::Tensor g3 = g0.to(torch::kDouble).requires_grad_(true);
+        (at::silu(g3.narrow(1, 0, I)) * g3.narrow(1, I, I) * go.to(torch::kDouble)).sum().backward();
+        if (dt == torch::kFloat) {
+          EXPECT_LT(rel(g.grad(), g2.grad()), tol);
+        }
+        EXPECT_LT(rel(g.grad(), g3.grad()), tol);
+      }
 }
 
 TEST(FusedOps, RmsNormEqualsHfComposition) {
   torch::manual_seed(5);
-  for (auto dt : {torch::kFloat, torch::kBFloat16}) {
-    torch::Tensor x0 = (torch::randn({6, 32}) * 3).to(dt), w = (torch::rand({32}) + 0.5).to(dt);
+  Levels lv;
+  for (const auto& level : lv.all)
+  for (auto dt : {torch::kFloat, torch::kBFloat16})
+  for (std::int64_t C : {32, 45}) {
+    SCOPED_TRACE(level + (dt == torch::kFloat ? " f32 C " : " bf16 C ") + std::to_string(C));
+    ASSERT_TRUE(set_row_kernel_level(level));
+    torch::Tensor x0 = (torch::randn({6, C}) * 3).to(dt), w = (torch::rand({C}) + 0.5).to(dt);
     torch::Tensor x = x0.clone().requires_grad_(true), x2 = x0.clone().requires_grad_(true);
-    torch::Tensor go = torch::randn({6, 32}).to(dt);
+    torch::Tensor go = torch::randn({6, C}).to(dt);
     torch::Tensor y = rms_norm_fused(x, w, 1e-5);
     (y.to(torch::kFloat) * go.to(torch::kFloat)).sum().backward();
     torch::Tensor xf = x2.to(torch::kFloat);
@@ -93,9 +161,13 @@ namespace {
 
 TEST(FusedOps, RopeSplitEqualsRotateHalfAndRepeatKv) {
   torch::manual_seed(6);
-  const std::int64_t B = 2, T = 5, H = 4, Hkv = 2, D = 8, rep = H / Hkv;
+  const std::int64_t B = 2, T = 5, H = 4, Hkv = 2, rep = H / Hkv;
+  Levels lv;
+  for (const auto& level : lv.all)
+  for (std::int64_t D : {8, 40})
   for (bool per_token : {false, true}) {
-    SCOPED_TRACE(per_token ? "per-token positions" : "shared positions");
+    SCOPED_TRACE(level + " D " + std::to_string(D) + (per_token ? " per-token positions" : " shared positions"));
+    ASSERT_TRUE(set_row_kernel_level(level));
     torch::Tensor pos = per_token ? torch::randint(0, 50, {B, T}).to(torch::kFloat) : torch::arange(T).to(torch::kFloat).repeat({B, 1});
     torch::Tensor inv = 1.0 / torch::pow(10000.0, torch::arange(0, D, 2).to(torch::kFloat) / D);
     torch::Tensor ang = pos.reshape({B * T, 1}) * inv.view({1, D / 2});
@@ -152,11 +224,14 @@ namespace {
 TEST(FusedOps, BlockCausalAttentionEqualsEagerAttention) {
   torch::manual_seed(7);
   const std::int64_t B = 2, Hkv = 2, rep = 3, T = 21, D = 8;
+  Levels lv;
+  for (const auto& level : lv.all)
   for (auto dt : {torch::kFloat, torch::kBFloat16})
     for (bool packed : {false, true})
       for (std::int64_t block : {8, 64}) {
-        SCOPED_TRACE(std::string(dt == torch::kFloat ? "f32" : "bf16") + (packed ? " packed" : " causal") + " block " +
+        SCOPED_TRACE(level + (dt == torch::kFloat ? " f32" : " bf16") + (packed ? " packed" : " causal") + " block " +
                      std::to_string(block));
+        ASSERT_TRUE(set_row_kernel_level(level));
         torch::Tensor q0 = torch::randn({B * Hkv, rep * T, D}).to(dt), k0 = torch::randn({B * Hkv, T, D}).to(dt),
                       v0 = torch::randn({B * Hkv, T, D}).to(dt);
         torch::Tensor mask;  // [B, T, T]
