@@ -308,65 +308,65 @@ struct DpTable {
   DpTable() { fill<MR, NR>(); }
 };
 
-void gemm_nt_dp(i64 m, i64 n0, i64 n1, i64 k, const float* a, i64 lda, const std::uint16_t* b, i64 ldb, float* c,
-                i64 ldc) {
+const DpTable& dp_table() {
   static const DpTable table;
-  thread_local std::vector<std::uint16_t> ab;  // A rounded to bf16: the rows of one M block × one K block
-  if (m == 1) {  // decode: A once, then one row of B at a time (one sequential stream)
-    ab.resize(static_cast<std::size_t>(k));
-    avx512::to_bf16_v(a, ab.data(), k);
+  return table;
+}
+
+constexpr i64 MC = 240, NC = 16 * NR;
+
+// Rows [mc, me) of C, columns [n0, n1), plus one K block of kc columns: A's row i at a + (i − mc)·lda and B's rows
+// at b (both already at the block's first column).
+void dp_block(i64 mc, i64 me, i64 n0, i64 n1, i64 kc, const std::uint16_t* a, i64 lda, const std::uint16_t* b,
+              i64 ldb, float* c, i64 ldc) {
+  const DpTable& table = dp_table();
+  for (i64 nc = n0; nc < n1; nc += NC) {
+    const i64 ne = n1 - nc < NC ? n1 : nc + NC;
+    for (i64 i = mc; i < me; i += MR) {
+      const int mr = static_cast<int>(me - i < MR ? me - i : MR);
+      for (i64 j = nc; j < ne; j += NR) {
+        const int nr = static_cast<int>(ne - j < NR ? ne - j : NR);
+        table.f[mr][nr](a + (i - mc) * lda, lda, b + j * ldb, ldb, c + i * ldc + j, ldc, kc);
+      }
+    }
+  }
+}
+
+// C += A·Bᵀ with A already rounded to bf16 (row stride lda). gemm_nt_dp rounds A block by block and runs the same
+// blocks in the same order, so the sums are the same — a caller that cuts one product into many column chunks
+// rounds A once (gemm_nt_bf16a) instead of once per chunk.
+void gemm_nt_pre(i64 m, i64 n0, i64 n1, i64 k, const std::uint16_t* a, i64 lda, const std::uint16_t* b, i64 ldb,
+                 float* c, i64 ldc) {
+  if (m == 1) {  // decode: one row of B at a time, start to end (one sequential stream)
+    const DpTable& table = dp_table();
     for (i64 j = n0; j < n1; ++j)
       for (i64 kb = 0; kb < k; kb += KC)
-        table.f[1][1](ab.data() + kb, k, b + j * ldb + kb, ldb, c + j, ldc, k - kb < KC ? k - kb : KC);
+        table.f[1][1](a + kb, lda, b + j * ldb + kb, ldb, c + j, ldc, k - kb < KC ? k - kb : KC);
     return;
   }
-  constexpr i64 MC = 240, NC = 16 * NR;
+  for (i64 mc = 0; mc < m; mc += MC) {
+    const i64 me = m - mc < MC ? m : mc + MC;
+    for (i64 kb = 0; kb < k; kb += KC)
+      dp_block(mc, me, n0, n1, k - kb < KC ? k - kb : KC, a + mc * lda + kb, lda, b + kb, ldb, c, ldc);
+  }
+}
+
+void gemm_nt_dp(i64 m, i64 n0, i64 n1, i64 k, const float* a, i64 lda, const std::uint16_t* b, i64 ldb, float* c,
+                i64 ldc) {
+  thread_local std::vector<std::uint16_t> ab;  // A rounded to bf16: the rows of one M block × one K block
+  if (m == 1) {  // decode: A once
+    ab.resize(static_cast<std::size_t>(k));
+    avx512::to_bf16_v(a, ab.data(), k);
+    gemm_nt_pre(1, n0, n1, k, ab.data(), k, b, ldb, c, ldc);
+    return;
+  }
   ab.resize(static_cast<std::size_t>(MC * KC));
   for (i64 mc = 0; mc < m; mc += MC) {
     const i64 me = m - mc < MC ? m : mc + MC;
     for (i64 kb = 0; kb < k; kb += KC) {
       const i64 kc = k - kb < KC ? k - kb : KC;
       for (i64 i = mc; i < me; ++i) avx512::to_bf16_v(a + i * lda + kb, ab.data() + (i - mc) * kc, kc);
-      for (i64 nc = n0; nc < n1; nc += NC) {
-        const i64 ne = n1 - nc < NC ? n1 : nc + NC;
-        for (i64 i = mc; i < me; i += MR) {
-          const int mr = static_cast<int>(me - i < MR ? me - i : MR);
-          for (i64 j = nc; j < ne; j += NR) {
-            const int nr = static_cast<int>(ne - j < NR ? ne - j : NR);
-            table.f[mr][nr](ab.data() + (i - mc) * kc, kc, b + j * ldb + kb, ldb, c + i * ldc + j, ldc, kc);
-          }
-        }
-      }
-    }
-  }
-}
-
-// gemm_nt_dp with A already rounded to bf16 (row stride lda): the same blocks in the same order, so the same sums —
-// a caller that cuts one product into many column chunks rounds A once instead of once per chunk.
-void gemm_nt_pre(i64 m, i64 n0, i64 n1, i64 k, const std::uint16_t* a, i64 lda, const std::uint16_t* b, i64 ldb,
-                 float* c, i64 ldc) {
-  static const DpTable table;
-  if (m == 1) {
-    for (i64 j = n0; j < n1; ++j)
-      for (i64 kb = 0; kb < k; kb += KC)
-        table.f[1][1](a + kb, lda, b + j * ldb + kb, ldb, c + j, ldc, k - kb < KC ? k - kb : KC);
-    return;
-  }
-  constexpr i64 MC = 240, NC = 16 * NR;
-  for (i64 mc = 0; mc < m; mc += MC) {
-    const i64 me = m - mc < MC ? m : mc + MC;
-    for (i64 kb = 0; kb < k; kb += KC) {
-      const i64 kc = k - kb < KC ? k - kb : KC;
-      for (i64 nc = n0; nc < n1; nc += NC) {
-        const i64 ne = n1 - nc < NC ? n1 : nc + NC;
-        for (i64 i = mc; i < me; i += MR) {
-          const int mr = static_cast<int>(me - i < MR ? me - i : MR);
-          for (i64 j = nc; j < ne; j += NR) {
-            const int nr = static_cast<int>(ne - j < NR ? ne - j : NR);
-            table.f[mr][nr](a + i * lda + kb, lda, b + j * ldb + kb, ldb, c + i * ldc + j, ldc, kc);
-          }
-        }
-      }
+      dp_block(mc, me, n0, n1, kc, ab.data(), kc, b + kb, ldb, c, ldc);
     }
   }
 }
