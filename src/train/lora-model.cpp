@@ -395,17 +395,27 @@ std::vector<std::pair<std::string, torch::Tensor>> TrainModel::lora_state() cons
   return out;
 }
 
-void TrainModel::lora_save(const fs::path& dir, const std::string& base_model_name_or_path) const {
-  if (!has_lora()) throw Error("no adapter to save", dir.string());
-  std::vector<model::TensorData> tensors;
-  for (auto& [name, t] : lora_state()) {
+namespace {
+
+// name → contiguous float32 tensor (lora_state, full_state), as safetensors_write takes them.
+std::vector<model::TensorData> f32_tensors(const std::vector<std::pair<std::string, torch::Tensor>>& state) {
+  std::vector<model::TensorData> out;
+  for (const auto& [name, t] : state) {
     model::TensorData d;
     d.name = name;
     d.dtype = "F32";
     d.shape = t.sizes().vec();
     d.bytes.assign(static_cast<const char*>(t.data_ptr()), static_cast<std::size_t>(t.numel()) * sizeof(float));
-    tensors.push_back(std::move(d));
+    out.push_back(std::move(d));
   }
+  return out;
+}
+
+}  // namespace
+
+void TrainModel::lora_save(const fs::path& dir, const std::string& base_model_name_or_path) const {
+  if (!has_lora()) throw Error("no adapter to save", dir.string());
+  std::vector<model::TensorData> tensors = f32_tensors(lora_state());
   const LoraSpec& s = policy_.spec;
   nlohmann::json cfg = {{"peft_type", "LORA"},
                         {"task_type", "CAUSAL_LM"},
@@ -443,14 +453,14 @@ struct WeightRef {
 
 }  // namespace
 
-static std::vector<WeightRef> weight_refs(TrainModel::Impl& I, const model::HfConfig& c);
+static std::vector<WeightRef> weight_refs(TrainModel::Impl& I);
 
 void TrainModel::full_init() {
   Impl& I = *impl_;
   if (dtype_ != torch::kFloat)
     throw Error("full fine-tuning needs dtype=float32 (the weights themselves are trained)", "finetuning_type",
                 "set dtype=float32, or use finetuning_type=lora for a bfloat16 base");
-  auto refs = weight_refs(I, cfg_);
+  auto refs = weight_refs(I);
   FlatBuilder fb;
   std::vector<std::size_t> slot;
   for (const auto& r : refs) slot.push_back(fb.add(r.t->sizes().vec()));
@@ -472,7 +482,7 @@ void TrainModel::full_init() {
 
 std::vector<std::pair<std::string, torch::Tensor>> TrainModel::full_state() const {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& r : weight_refs(*impl_, cfg_)) {
+  for (const auto& r : weight_refs(*impl_)) {
     std::int64_t row = 0;
     for (const auto& [name, rows] : r.parts) {
       torch::Tensor t = r.parts.size() == 1 ? *r.t : r.t->narrow(0, row, rows);
@@ -487,7 +497,7 @@ void TrainModel::full_load(const fs::path& dir) {
   if (!full_) throw Error("full_load needs full_init first", dir.string());
   const model::WeightStore ws = model::WeightStore::open(dir);
   torch::NoGradGuard ng;
-  for (const auto& r : weight_refs(*impl_, cfg_)) {
+  for (const auto& r : weight_refs(*impl_)) {
     std::int64_t row = 0;
     for (const auto& [name, rows] : r.parts) {
       torch::Tensor dst = r.parts.size() == 1 ? r.t->detach() : r.t->detach().narrow(0, row, rows);
@@ -504,15 +514,7 @@ void TrainModel::full_load(const fs::path& dir) {
 
 void TrainModel::full_save(const fs::path& dir) const {
   if (!full_) throw Error("no fully fine-tuned model to save", dir.string());
-  std::vector<model::TensorData> tensors;
-  for (auto& [name, t] : full_state()) {
-    model::TensorData d;
-    d.name = name;
-    d.dtype = "F32";
-    d.shape = t.sizes().vec();
-    d.bytes.assign(static_cast<const char*>(t.data_ptr()), static_cast<std::size_t>(t.numel()) * sizeof(float));
-    tensors.push_back(std::move(d));
-  }
+  std::vector<model::TensorData> tensors = f32_tensors(full_state());
   fs::create_directories(dir);
   // Everything of the base directory but its weights: config, generation config, tokenizer files.
   for (const auto& e : fs::directory_iterator(dir_)) {
@@ -533,7 +535,7 @@ void TrainModel::full_save(const fs::path& dir) const {
   model::safetensors_write(dir / "model.safetensors", std::move(tensors), {{"format", "pt"}});
 }
 
-static std::vector<WeightRef> weight_refs(TrainModel::Impl& I, const model::HfConfig& c) {
+static std::vector<WeightRef> weight_refs(TrainModel::Impl& I) {
   std::vector<WeightRef> r;
   auto one = [&](torch::Tensor& t, const std::string& name) { r.push_back({&t, {{name, t.size(0)}}}); };
   one(I.embed, "model.embed_tokens.weight");
@@ -557,7 +559,6 @@ static std::vector<WeightRef> weight_refs(TrainModel::Impl& I, const model::HfCo
     one(w.w_down, p + "mlp.down_proj.weight");
     if (w.b_down.defined()) one(w.b_down, p + "mlp.down_proj.bias");
   }
-  (void)c;
   return r;
 }
 
